@@ -1,0 +1,316 @@
+/*
+ * The HTTP API as FastCGI sees it: a route table, the token check, and
+ * the handlers for GET /, GET /version and POST /run.  Every answer is
+ * JSON; errors are {"error": code, "message": text} as glot sends them.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runbox.h"
+
+struct api_route {
+	const char *path;
+	const char *method;
+	int token;
+	void (*handler)(struct api_context *);
+};
+
+static void api_root(struct api_context *);
+static void api_version(struct api_context *);
+static void api_run(struct api_context *);
+
+static const struct api_route api_routes[] = {
+	{ "/", "GET", 0, api_root },
+	{ "/version", "GET", 1, api_version },
+	{ "/run", "POST", 1, api_run },
+};
+
+void
+api_error_set(struct api_error *e, int status, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	e->status = status;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+api_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 503: return "Service Unavailable";
+	default: return status < 500 ? "Error" : "Internal Server Error";
+	}
+}
+
+/* libfcgi's own printf lacks %zu and friends: format headers here. */
+static void
+api_reply(struct api_context *ctx, int status, const char *extra,
+    const char *body, size_t len)
+{
+	char head[512];
+	int n;
+
+	ctx->status = status;
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Request-Id: %s\r\n%s\r\n", status, api_reason(status), len + 1,
+	    ctx->request_id, extra ? extra : "");
+	FCGX_PutStr(head, n, ctx->req->out);
+	FCGX_PutStr(body, (int)len, ctx->req->out);
+	FCGX_PutChar('\n', ctx->req->out);
+}
+
+static void
+api_reply_json(struct api_context *ctx, int status, const char *extra,
+    json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+	api_reply(ctx, status, extra, s, len);
+}
+
+static void
+api_reply_error_with(struct api_context *ctx, const struct api_error *e,
+    const char *extra)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(e->code));
+	json_object_object_add(o, "message",
+	    json_object_new_string(e->message));
+	ctx->error_code = e->code;
+	api_reply_json(ctx, e->status, extra, o);
+	json_object_put(o);
+}
+
+/* Send e as the answer and remember its code for the request log. */
+void
+api_reply_error(struct api_context *ctx, const struct api_error *e)
+{
+	api_reply_error_with(ctx, e, NULL);
+}
+
+static const char *
+api_param(struct api_context *ctx, const char *name)
+{
+	return FCGX_GetParam(name, ctx->req->envp);
+}
+
+static void
+api_root(struct api_context *ctx)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(RUNBOX_NAME));
+	json_object_object_add(o, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(o, "description",
+	    json_object_new_string(RUNBOX_DESCRIPTION));
+	api_reply_json(ctx, 200, NULL, o);
+	json_object_put(o);
+}
+
+/* glot's /version: Docker's own answer with its keys in camelCase. */
+static void
+api_version(struct api_context *ctx)
+{
+	static const char *keys[][2] = {
+		{ "Version", "version" }, { "ApiVersion", "apiVersion" },
+		{ "GitCommit", "gitCommit" }, { "GoVersion", "goVersion" },
+		{ "Os", "os" }, { "Arch", "arch" },
+		{ "KernelVersion", "kernelVersion" },
+		{ "BuildTime", "buildTime" },
+		{ "MinAPIVersion", "minApiVersion" },
+	};
+	struct docker *d = ctx->docker;
+	struct api_error e;
+	struct buf resp = { 0 };
+	json_object *root = NULL, *o, *docker, *v;
+	long status;
+	size_t i;
+
+	if (docker_call(d, "GET", "/version", NULL, d->read_timeout,
+	    64 * 1024, &status, &resp) == -1 || status != 200 ||
+	    (root = json_tokener_parse(resp.data)) == NULL) {
+		if (d->unreachable)
+			api_error_set(&e, 503, "docker.unavailable", "Docker is "
+			    "not reachable: %s", d->error);
+		else
+			api_error_set(&e, 500, "docker.version", "%s",
+			    d->error[0] ? d->error : "unexpected answer");
+		api_reply_error(ctx, &e);
+		goto done;
+	}
+	o = json_object_new_object();
+	docker = json_object_new_object();
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(root, keys[i][0], &v))
+			json_object_object_add(docker, keys[i][1],
+			    json_object_get(v));
+	json_object_object_add(o, "docker", docker);
+	api_reply_json(ctx, 200, NULL, o);
+	json_object_put(o);
+done:
+	json_object_put(root);
+	util_buf_free(&resp);
+}
+
+/* Read exactly CONTENT_LENGTH bytes of body, refusing what is too big. */
+static int
+api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
+{
+	const char *cl = api_param(ctx, "CONTENT_LENGTH");
+	long long len = 0, max = ctx->conf->max_body_size;
+	char chunk[16384];
+	int n;
+
+	if (cl != NULL && *cl != '\0' && (conf_parse_size(cl, &len) == -1 ||
+	    strspn(cl, "0123456789") != strlen(cl))) {
+		api_error_set(e, 400, "request.json", "Invalid Content-Length");
+		return -1;
+	}
+	if (len > max) {
+		api_error_set(e, 413, "request.too_large", "The body is %lld "
+		    "bytes; at most %lld are accepted", len, max);
+		return -1;
+	}
+	while (body->len < (size_t)len) {
+		n = FCGX_GetStr(chunk, (int)((size_t)len - body->len <
+		    sizeof(chunk) ? (size_t)len - body->len : sizeof(chunk)),
+		    ctx->req->in);
+		if (n <= 0) {
+			api_error_set(e, 400, "request.json", "The body ended "
+			    "after %zu of %lld bytes", body->len, len);
+			return -1;
+		}
+		if (util_buf_append(body, chunk, (size_t)n) == -1) {
+			api_error_set(e, 500, "server.memory", "out of memory");
+			return -1;
+		}
+	}
+	if (body->data == NULL && util_buf_append(body, "", 0) == -1) {
+		api_error_set(e, 500, "server.memory", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+api_run(struct api_context *ctx)
+{
+	const struct image *im;
+	struct run_request rr = { 0 };
+	struct api_error e;
+	struct buf body = { 0 }, out = { 0 };
+	const char *payload;
+	size_t len;
+
+	if (request_check_content_type(api_param(ctx, "CONTENT_TYPE"), &e) ==
+	    -1 || api_read_body(ctx, &body, &e) == -1 ||
+	    request_parse_run(body.data, body.len, &rr, &e) == -1)
+		goto fail;
+	snprintf(ctx->image, sizeof(ctx->image), "%s", rr.image);
+	if ((im = conf_find_image(ctx->conf, rr.image)) == NULL) {
+		api_error_set(&e, 400, "image.not_allowed", "Image '%s' is not "
+		    "allowed here", rr.image);
+		goto fail;
+	}
+	if (request_check_payload(rr.payload, &e) == -1)
+		goto fail;
+	payload = json_object_to_json_string_length(rr.payload,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	ctx->run->deadline = util_now_ms() + im->limits.execution_time;
+	if (run_start(ctx->docker, ctx->conf, im, ctx->run, &e) == -1 ||
+	    run_finish(ctx->docker, im, ctx->run, payload, len, &out,
+	    &e) == -1)
+		goto fail;
+	api_reply(ctx, 200, NULL, out.data, out.len);
+	goto done;
+fail:
+	api_reply_error(ctx, &e);
+done:
+	request_free(&rr);
+	util_buf_free(&body);
+	util_buf_free(&out);
+}
+
+static int
+api_token_ok(struct api_context *ctx)
+{
+	const char *token = api_param(ctx, "HTTP_X_ACCESS_TOKEN");
+
+	return token != NULL && util_token_equal(token, ctx->conf->access_token);
+}
+
+/* The path without its query: nginx gives DOCUMENT_URI, others may not. */
+static void
+api_path(struct api_context *ctx, char *out, size_t outlen)
+{
+	const char *p = api_param(ctx, "DOCUMENT_URI");
+
+	if (p == NULL && (p = api_param(ctx, "REQUEST_URI")) == NULL)
+		p = "/";
+	snprintf(out, outlen, "%.*s", (int)strcspn(p, "?"), p);
+}
+
+/* Route one request to its handler; every path ends in one answer. */
+void
+api_handle(struct api_context *ctx)
+{
+	const char *method = api_param(ctx, "REQUEST_METHOD");
+	const struct api_route *r = NULL;
+	struct api_error e;
+	char path[256], allow[64] = "";
+	size_t i;
+
+	api_path(ctx, path, sizeof(path));
+	if (method == NULL)
+		method = "GET";
+	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		if (strcmp(api_routes[i].path, path) != 0)
+			continue;
+		if (strcmp(api_routes[i].method, method) == 0)
+			r = &api_routes[i];
+		else
+			snprintf(allow, sizeof(allow), "Allow: %s\r\n",
+			    api_routes[i].method);
+	}
+	if (r == NULL && allow[0] != '\0') {
+		api_error_set(&e, 405, "method.not_allowed", "%s is not allowed "
+		    "on %s", method, path);
+		api_reply_error_with(ctx, &e, allow);
+		return;
+	}
+	if (r == NULL) {
+		api_error_set(&e, 404, "route.not_found", "No route for %s",
+		    path);
+		api_reply_error(ctx, &e);
+		return;
+	}
+	if (r->token && !api_token_ok(ctx)) {
+		api_error_set(&e, 401, "access_token", "Missing or wrong access "
+		    "token");
+		api_reply_error(ctx, &e);
+		return;
+	}
+	r->handler(ctx);
+}

@@ -1,0 +1,676 @@
+/*
+ * The INI file: a table of every key with its type, bounds and default,
+ * loaded with iniparser and checked value by value.  Unknown sections and
+ * keys are errors, so a typo never silently falls back to a default.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <iniparser.h>
+
+#include "runbox.h"
+
+enum conf_type {
+	CONF_STRING,
+	CONF_INT,
+	CONF_SIZE,
+	CONF_DURATION,
+	CONF_BOOL,
+	CONF_CPUS,
+	CONF_MODE,
+};
+
+/* Where a key's value is stored: in struct conf, or in a struct limits. */
+enum conf_place { IN_CONF, IN_LIMITS };
+
+struct conf_key {
+	const char *section;
+	const char *name;
+	enum conf_type type;
+	long long min;
+	long long max;
+	const char *def;
+	enum conf_place place;
+	size_t offset;
+};
+
+#define KIB 1024LL
+#define MIB (1024LL * KIB)
+#define GIB (1024LL * MIB)
+#define C(field) IN_CONF, offsetof(struct conf, field)
+#define L(field) IN_LIMITS, offsetof(struct limits, field)
+
+static const struct conf_key conf_keys[] = {
+	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen) },
+	{ "server", "listen_mode", CONF_MODE, 0, 0777, "0660", C(listen_mode) },
+	{ "server", "listen_backlog", CONF_INT, 1, 65535, "128",
+	    C(listen_backlog) },
+	{ "server", "workers", CONF_INT, 1, 512, "4", C(workers) },
+	{ "server", "access_token", CONF_STRING, 1, 4096, NULL,
+	    C(access_token) },
+	{ "server", "access_token_file", CONF_STRING, 1, PATH_MAX, NULL,
+	    C(access_token_file) },
+	{ "server", "max_body_size", CONF_SIZE, 1, 64 * MIB, "1M",
+	    C(max_body_size) },
+	{ "server", "log", CONF_STRING, 1, 16, "stderr", C(log) },
+	{ "server", "instance", CONF_STRING, 1, 63, "default", C(instance) },
+	{ "server", "shutdown_timeout", CONF_DURATION, 0, 3600 * 1000, "30s",
+	    C(shutdown_timeout) },
+
+	{ "docker", "endpoint", CONF_STRING, 1, PATH_MAX,
+	    "unix:///var/run/docker.sock", C(docker_endpoint) },
+	{ "docker", "api_version", CONF_STRING, 3, 8, "1.41",
+	    C(docker_api_version) },
+	{ "docker", "read_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
+	    C(docker_read_timeout) },
+	{ "docker", "write_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
+	    C(docker_write_timeout) },
+
+	{ "container", "user", CONF_STRING, 1, 64, "runbox", C(user) },
+	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname) },
+	{ "container", "network_disabled", CONF_BOOL, 0, 1, "true",
+	    C(network_disabled) },
+	{ "container", "readonly_rootfs", CONF_BOOL, 0, 1, "true",
+	    C(readonly_rootfs) },
+	{ "container", "cap_drop", CONF_STRING, 1, 1024, "ALL", C(cap_drop) },
+	{ "container", "runtime", CONF_STRING, 1, 64, "runc", C(runtime) },
+	{ "container", "work_dir", CONF_STRING, 2, 255, "/home/runbox",
+	    C(work_dir) },
+	{ "container", "work_dir_options", CONF_STRING, 1, 255,
+	    "rw,exec,nosuid,nodev,size=131072k,mode=1777", C(work_dir_options) },
+	{ "container", "tmp_dir", CONF_STRING, 2, 255, "/tmp", C(tmp_dir) },
+	{ "container", "tmp_dir_options", CONF_STRING, 1, 255,
+	    "rw,noexec,nosuid,nodev,size=65536k,mode=1777", C(tmp_dir_options) },
+	{ "container", "log_max_size", CONF_SIZE, 64 * KIB, GIB, "1M",
+	    C(log_max_size) },
+	{ "container", "keep_container", CONF_BOOL, 0, 1, "false",
+	    C(keep_container) },
+
+	{ "limits", "execution_time", CONF_DURATION, 100, 3600 * 1000, "15s",
+	    L(execution_time) },
+	{ "limits", "output_size", CONF_SIZE, 1 * KIB, 64 * MIB, "100K",
+	    L(output_size) },
+	{ "limits", "memory", CONF_SIZE, 6 * MIB, 64 * GIB, "512M", L(memory) },
+	{ "limits", "cpus", CONF_CPUS, 10000000LL, 64000000000LL, "1",
+	    L(cpus) },
+	{ "limits", "pids", CONF_INT, 8, 32768, "128", L(pids) },
+	{ "limits", "nofile_soft", CONF_INT, 16, 1048576, "128",
+	    L(nofile_soft) },
+	{ "limits", "nofile_hard", CONF_INT, 16, 1048576, "128",
+	    L(nofile_hard) },
+	{ "limits", "nproc_soft", CONF_INT, 0, 1048576, "0", L(nproc_soft) },
+	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard) },
+};
+
+#define IMAGE_PREFIX "image."
+
+static char conf_ini_error[512];
+
+/* iniparser reports syntax errors through this; keep the first one. */
+static int
+conf_ini_errback(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (conf_ini_error[0] != '\0')
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(conf_ini_error, sizeof(conf_ini_error), fmt, ap);
+	va_end(ap);
+	conf_ini_error[strcspn(conf_ini_error, "\n")] = '\0';
+	return 0;
+}
+
+static int
+conf_parse_digits(const char **sp, long long *out)
+{
+	const char *s = *sp;
+	long long v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (v > (LLONG_MAX - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*sp = s;
+	*out = v;
+	return 0;
+}
+
+static int
+conf_scale(long long v, long long unit, long long *out)
+{
+	if (v > LLONG_MAX / unit)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
+/* "65536", "100K", "512M", "1G" (binary units, optional "B") to bytes. */
+int
+conf_parse_size(const char *s, long long *out)
+{
+	long long v, unit = 1;
+
+	if (conf_parse_digits(&s, &v) == -1)
+		return -1;
+	switch (toupper((unsigned char)*s)) {
+	case 'K': unit = KIB; s++; break;
+	case 'M': unit = MIB; s++; break;
+	case 'G': unit = GIB; s++; break;
+	}
+	if (toupper((unsigned char)*s) == 'B')
+		s++;
+	if (*s != '\0')
+		return -1;
+	return conf_scale(v, unit, out);
+}
+
+/* "15s", "500ms", "2m", "1h"; a bare number is seconds.  Result in ms. */
+int
+conf_parse_duration(const char *s, long long *out_ms)
+{
+	long long v, unit;
+
+	if (conf_parse_digits(&s, &v) == -1)
+		return -1;
+	if (*s == '\0' || strcmp(s, "s") == 0)
+		unit = 1000;
+	else if (strcmp(s, "ms") == 0)
+		unit = 1;
+	else if (strcmp(s, "m") == 0)
+		unit = 60 * 1000;
+	else if (strcmp(s, "h") == 0)
+		unit = 3600 * 1000;
+	else
+		return -1;
+	return conf_scale(v, unit, out_ms);
+}
+
+/* "1", "0.5", "2.25" CPUs to Docker's NanoCpus. */
+static int
+conf_parse_cpus(const char *s, long long *out)
+{
+	long long whole, frac = 0, scale = 1000000000LL;
+
+	if (conf_parse_digits(&s, &whole) == -1)
+		return -1;
+	if (*s == '.') {
+		s++;
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		for (; isdigit((unsigned char)*s); s++) {
+			if (scale == 1)
+				return -1;
+			scale /= 10;
+			frac += (*s - '0') * scale;
+		}
+	}
+	if (*s != '\0' || conf_scale(whole, 1000000000LL, out) == -1)
+		return -1;
+	*out += frac;
+	return 0;
+}
+
+static int
+conf_parse_bool(const char *s, long long *out)
+{
+	static const char *yes[] = { "true", "yes", "on", "1" };
+	static const char *no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+conf_parse_mode(const char *s, long long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '7')
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 8);
+	return errno || *end != '\0' ? -1 : 0;
+}
+
+static const char *
+conf_type_hint(enum conf_type type)
+{
+	switch (type) {
+	case CONF_INT: return "expected a whole number";
+	case CONF_SIZE: return "expected a size such as 65536, 100K, 512M or 1G";
+	case CONF_DURATION: return "expected a duration such as 500ms, 15s or 2m";
+	case CONF_BOOL: return "expected true or false";
+	case CONF_CPUS: return "expected a number of CPUs such as 1 or 0.5";
+	case CONF_MODE: return "expected an octal mode such as 0660";
+	case CONF_STRING: break;
+	}
+	return "invalid value";
+}
+
+static void *
+conf_place_of(const struct conf_key *k, struct conf *c, struct limits *l)
+{
+	return k->place == IN_CONF ? (char *)c + k->offset :
+	    (char *)l + k->offset;
+}
+
+/* Parse one value into its place; on error write the reason to why. */
+static int
+conf_set(const struct conf_key *k, const char *value, struct conf *c,
+    struct limits *l, char *why, size_t whylen)
+{
+	void *place = conf_place_of(k, c, l);
+	const char *rest = value;
+	long long v = 0;
+	size_t len = strlen(value);
+	int rc = 0;
+	char **sp;
+
+	if (k->type == CONF_STRING) {
+		if (len < (size_t)k->min || len > (size_t)k->max) {
+			snprintf(why, whylen, "length must be %lld to %lld",
+			    k->min, k->max);
+			return -1;
+		}
+		sp = place;
+		free(*sp);
+		if ((*sp = strdup(value)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	switch (k->type) {
+	case CONF_INT:
+		rc = conf_parse_digits(&rest, &v) == -1 || *rest != '\0' ?
+		    -1 : 0;
+		break;
+	case CONF_SIZE: rc = conf_parse_size(value, &v); break;
+	case CONF_DURATION: rc = conf_parse_duration(value, &v); break;
+	case CONF_BOOL: rc = conf_parse_bool(value, &v); break;
+	case CONF_CPUS: rc = conf_parse_cpus(value, &v); break;
+	case CONF_MODE: rc = conf_parse_mode(value, &v); break;
+	case CONF_STRING: break;
+	}
+	if (rc == -1) {
+		snprintf(why, whylen, "'%s': %s", value,
+		    conf_type_hint(k->type));
+		return -1;
+	}
+	if (v < k->min || v > k->max) {
+		snprintf(why, whylen, "'%s' is out of range", value);
+		return -1;
+	}
+	if (k->type == CONF_BOOL)
+		*(int *)place = (int)v;
+	else
+		*(long long *)place = v;
+	return 0;
+}
+
+static const struct conf_key *
+conf_find_key(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (strcmp(conf_keys[i].section, section) == 0 &&
+		    strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+static int
+conf_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+conf_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static struct image *
+conf_add_image(struct conf *c, const char *key)
+{
+	struct image *images, *im;
+
+	images = realloc(c->images, (c->nimages + 1) * sizeof(*images));
+	if (images == NULL)
+		return NULL;
+	c->images = images;
+	im = &c->images[c->nimages];
+	memset(im, 0, sizeof(*im));
+	if ((im->key = strdup(key)) == NULL)
+		return NULL;
+	c->nimages++;
+	return im;
+}
+
+static int
+conf_image_key_ok(const char *key)
+{
+	if (*key == '\0')
+		return 0;
+	for (; *key; key++)
+		if (!islower((unsigned char)*key) &&
+		    !isdigit((unsigned char)*key) && *key != '-' &&
+		    *key != '_' && *key != '.')
+			return 0;
+	return 1;
+}
+
+/*
+ * Image sections come second so that they start from the final [limits],
+ * wherever [limits] stands in the file.
+ */
+static int
+conf_load_image(struct conf *c, dictionary *d, const char *section,
+    char *err, size_t errlen)
+{
+	const char *ikey = section + strlen(IMAGE_PREFIX);
+	const struct conf_key *k;
+	struct image *im;
+	const char *name, *value;
+	char why[256];
+	ssize_t i;
+	size_t slen = strlen(section);
+
+	if (!conf_image_key_ok(ikey))
+		return conf_fail(err, errlen, "%s: [%s]: image section names "
+		    "are image.NAME with NAME of a-z, 0-9, '-', '_', '.'",
+		    c->path, section);
+	if ((im = conf_add_image(c, ikey)) == NULL)
+		return conf_fail(err, errlen, "%s: out of memory", c->path);
+	im->limits = c->limits;
+	for (i = 0; i < d->size; i++) {
+		if (d->key[i] == NULL || strncmp(d->key[i], section, slen) ||
+		    d->key[i][slen] != ':')
+			continue;
+		name = d->key[i] + slen + 1;
+		value = d->val[i] ? d->val[i] : "";
+		if (strcmp(name, "name") == 0) {
+			if (*value == '\0' || strlen(value) > 255)
+				return conf_fail(err, errlen, "%s: [%s] name: "
+				    "an image reference of 1 to 255 bytes",
+				    c->path, section);
+			if ((im->name = strdup(value)) == NULL)
+				return conf_fail(err, errlen,
+				    "%s: out of memory", c->path);
+			continue;
+		}
+		if ((k = conf_find_key("limits", name)) == NULL)
+			return conf_fail(err, errlen, "%s: [%s] %s: unknown key "
+			    "(an image section takes name and the keys of "
+			    "[limits])", c->path, section, name);
+		if (conf_set(k, value, c, &im->limits, why, sizeof(why)) == -1)
+			return conf_fail(err, errlen, "%s: [%s] %s: %s",
+			    c->path, section, name, why);
+	}
+	if (im->name == NULL)
+		return conf_fail(err, errlen, "%s: [%s] name: missing",
+		    c->path, section);
+	return 0;
+}
+
+static int
+conf_known_section(const char *s)
+{
+	return strcmp(s, "server") == 0 || strcmp(s, "docker") == 0 ||
+	    strcmp(s, "container") == 0 || strcmp(s, "limits") == 0;
+}
+
+static int
+conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
+{
+	const struct conf_key *k;
+	char section[128], why[256];
+	const char *colon, *value;
+	ssize_t i;
+
+	for (i = 0; i < d->size; i++) {
+		if (d->key[i] == NULL)
+			continue;
+		if ((colon = strchr(d->key[i], ':')) == NULL) {
+			if (!conf_known_section(d->key[i]) &&
+			    strncmp(d->key[i], IMAGE_PREFIX,
+			    strlen(IMAGE_PREFIX)) != 0)
+				return conf_fail(err, errlen,
+				    "%s: [%s]: unknown section", c->path,
+				    d->key[i]);
+			continue;
+		}
+		snprintf(section, sizeof(section), "%.*s",
+		    (int)(colon - d->key[i]), d->key[i]);
+		if (strncmp(section, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0)
+			continue;
+		if ((k = conf_find_key(section, colon + 1)) == NULL)
+			return conf_fail(err, errlen, "%s: [%s] %s: unknown key",
+			    c->path, section, colon + 1);
+		value = d->val[i] ? d->val[i] : "";
+		if (conf_set(k, value, c, &c->limits, why, sizeof(why)) == -1)
+			return conf_fail(err, errlen, "%s: [%s] %s: %s",
+			    c->path, section, colon + 1, why);
+	}
+	for (i = 0; i < d->size; i++)
+		if (d->key[i] != NULL && strchr(d->key[i], ':') == NULL &&
+		    strncmp(d->key[i], IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0 &&
+		    conf_load_image(c, d, d->key[i], err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+conf_set_defaults(struct conf *c)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (conf_keys[i].def != NULL &&
+		    conf_set(&conf_keys[i], conf_keys[i].def, c, &c->limits,
+		    why, sizeof(why)) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * The token file holds the token alone; a trailing newline is dropped.  A
+ * relative path is taken from the directory of the INI file.
+ */
+static int
+conf_read_token(struct conf *c, char *err, size_t errlen)
+{
+	char token[4097], path[PATH_MAX + 1];
+	const char *slash = strrchr(c->path, '/');
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	if (c->access_token_file[0] != '/' && slash != NULL)
+		snprintf(path, sizeof(path), "%.*s/%s",
+		    (int)(slash - c->path), c->path, c->access_token_file);
+	else
+		snprintf(path, sizeof(path), "%s", c->access_token_file);
+	if ((f = fopen(path, "r")) == NULL)
+		return conf_fail(err, errlen, "%s: [server] access_token_file: "
+		    "%s: %s", c->path, path, strerror(errno));
+	n = fread(token, 1, sizeof(token) - 1, f);
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
+		log_warnx("%s: token file %s is readable by everyone", c->path,
+		    path);
+	fclose(f);
+	token[n] = '\0';
+	if (memchr(token, '\0', n) != NULL)
+		return conf_fail(err, errlen, "%s: [server] access_token_file: "
+		    "%s holds a NUL byte", c->path, c->access_token_file);
+	token[strcspn(token, "\r\n")] = '\0';
+	if (token[0] == '\0')
+		return conf_fail(err, errlen, "%s: [server] access_token_file: "
+		    "%s holds no token", c->path, c->access_token_file);
+	if ((c->access_token = strdup(token)) == NULL)
+		return conf_fail(err, errlen, "%s: out of memory", c->path);
+	return 0;
+}
+
+static int
+conf_check(struct conf *c, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	if (c->access_token != NULL && c->access_token_file != NULL)
+		return conf_fail(err, errlen, "%s: [server] access_token_file: "
+		    "set either access_token or access_token_file, not both",
+		    c->path);
+	if (c->access_token_file != NULL &&
+	    conf_read_token(c, err, errlen) == -1)
+		return -1;
+	if (c->access_token == NULL)
+		return conf_fail(err, errlen, "%s: [server] access_token: "
+		    "missing (set access_token or access_token_file)", c->path);
+	if (strcmp(c->log, "stderr") != 0 && strcmp(c->log, "syslog") != 0)
+		return conf_fail(err, errlen, "%s: [server] log: '%s': expected "
+		    "stderr or syslog", c->path, c->log);
+	if (strncmp(c->docker_endpoint, "unix:///", 8) != 0 &&
+	    strncmp(c->docker_endpoint, "tcp://", 6) != 0)
+		return conf_fail(err, errlen, "%s: [docker] endpoint: '%s': "
+		    "expected unix:///PATH or tcp://HOST:PORT", c->path,
+		    c->docker_endpoint);
+	if (c->work_dir[0] != '/' || c->tmp_dir[0] != '/' ||
+	    strcmp(c->work_dir, c->tmp_dir) == 0)
+		return conf_fail(err, errlen, "%s: [container] work_dir, "
+		    "tmp_dir: two different absolute paths", c->path);
+	if (c->nimages == 0)
+		return conf_fail(err, errlen, "%s: no [image.NAME] section: "
+		    "at least one image must be allowed", c->path);
+	for (i = 0; i < c->nimages; i++) {
+		if (c->images[i].limits.nofile_soft >
+		    c->images[i].limits.nofile_hard)
+			return conf_fail(err, errlen, "%s: [image.%s] "
+			    "nofile_soft: above nofile_hard", c->path,
+			    c->images[i].key);
+		if (c->log_max_size < 2 * c->images[i].limits.output_size)
+			return conf_fail(err, errlen, "%s: [container] "
+			    "log_max_size: must be at least twice the "
+			    "output_size of [image.%s]", c->path,
+			    c->images[i].key);
+		if (c->images[i].limits.nproc_soft >
+		    c->images[i].limits.nproc_hard)
+			return conf_fail(err, errlen, "%s: [image.%s] "
+			    "nproc_soft: above nproc_hard", c->path,
+			    c->images[i].key);
+		for (j = 0; j < i; j++)
+			if (strcmp(c->images[i].name, c->images[j].name) == 0)
+				return conf_fail(err, errlen, "%s: [image.%s] "
+				    "name: '%s' is already [image.%s]", c->path,
+				    c->images[i].key, c->images[i].name,
+				    c->images[j].key);
+	}
+	return 0;
+}
+
+/*
+ * Load and check FILE into c.  On error c is freed and err holds
+ * "FILE: [section] key: reason".
+ */
+int
+conf_load(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	dictionary *d = NULL;
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->path = strdup(path)) == NULL || conf_set_defaults(c) == -1) {
+		conf_fail(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	/* iniparser says nothing useful about a missing file: check first. */
+	if ((f = fopen(path, "r")) == NULL) {
+		conf_fail(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fclose(f);
+	conf_ini_error[0] = '\0';
+	iniparser_set_error_callback(conf_ini_errback);
+	d = iniparser_load(path);
+	if (d == NULL || conf_ini_error[0] != '\0') {
+		conf_fail(err, errlen, "%s: %s", path, conf_ini_error[0] ?
+		    conf_ini_error : "cannot parse");
+		goto fail;
+	}
+	if (conf_load_plain(c, d, err, errlen) == -1 ||
+	    conf_check(c, err, errlen) == -1)
+		goto fail;
+	iniparser_freedict(d);
+	return 0;
+fail:
+	if (d != NULL)
+		iniparser_freedict(d);
+	conf_free(c);
+	return -1;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (conf_keys[i].type == CONF_STRING &&
+		    conf_keys[i].place == IN_CONF)
+			free(*(char **)conf_place_of(&conf_keys[i], c, NULL));
+	for (i = 0; i < c->nimages; i++) {
+		free(c->images[i].key);
+		free(c->images[i].name);
+	}
+	free(c->images);
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The allowed image a client names, with or without ":latest". */
+const struct image *
+conf_find_image(const struct conf *c, const char *name)
+{
+	size_t i, len = strlen(name);
+	const char *n;
+
+	for (i = 0; i < c->nimages; i++) {
+		n = c->images[i].name;
+		if (strcmp(n, name) == 0)
+			return &c->images[i];
+		if (strncmp(n, name, len) == 0 && strcmp(n + len, ":latest") == 0)
+			return &c->images[i];
+		if (strncmp(name, n, strlen(n)) == 0 &&
+		    strcmp(name + strlen(n), ":latest") == 0)
+			return &c->images[i];
+	}
+	return NULL;
+}

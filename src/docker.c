@@ -1,0 +1,338 @@
+/*
+ * The Docker Engine API over its unix socket (or TCP) with libcurl: one
+ * easy handle per worker, so the connection to dockerd is kept alive from
+ * one call to the next.  The stdin attach is the one step done by hand,
+ * because the connection is hijacked after "101 UPGRADED".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "runbox.h"
+
+struct docker_sink {
+	docker_sink_fn fn;
+	void *arg;
+	struct docker *docker;
+};
+
+struct docker_buf_sink {
+	struct buf *buf;
+	size_t max;
+};
+
+/* Split "unix:///path" or "tcp://host:port" into the handle. */
+int
+docker_open(struct docker *d, const struct conf *c)
+{
+	const char *ep = c->docker_endpoint, *colon;
+	char url[512];
+
+	memset(d, 0, sizeof(*d));
+	d->read_timeout = c->docker_read_timeout;
+	d->write_timeout = c->docker_write_timeout;
+	if (strncmp(ep, "unix://", 7) == 0) {
+		d->socket_path = strdup(ep + 7);
+		snprintf(url, sizeof(url), "http://docker/v%s",
+		    c->docker_api_version);
+	} else {
+		ep += strlen("tcp://");
+		colon = strrchr(ep, ':');
+		d->host = colon ? strndup(ep, (size_t)(colon - ep)) :
+		    strdup(ep);
+		d->port = colon ? atoi(colon + 1) : 2375;
+		snprintf(url, sizeof(url), "http://%s/v%s", ep,
+		    c->docker_api_version);
+	}
+	d->base_url = strdup(url);
+	snprintf(url, sizeof(url), "/v%s", c->docker_api_version);
+	d->api_prefix = strdup(url);
+	d->curl = curl_easy_init();
+	if ((d->socket_path == NULL && d->host == NULL) ||
+	    d->base_url == NULL || d->api_prefix == NULL || d->curl == NULL) {
+		log_warnx("docker: out of memory");
+		docker_close(d);
+		return -1;
+	}
+	return 0;
+}
+
+void
+docker_close(struct docker *d)
+{
+	if (d->curl)
+		curl_easy_cleanup(d->curl);
+	free(d->socket_path);
+	free(d->host);
+	free(d->base_url);
+	free(d->api_prefix);
+	memset(d, 0, sizeof(*d));
+}
+
+static size_t
+docker_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct docker_sink *s = arg;
+
+	if (s->fn(s->arg, data, size * nmemb) == -1) {
+		s->docker->truncated = 1;
+		return 0;
+	}
+	return size * nmemb;
+}
+
+static int
+docker_buf_sink(void *arg, const char *data, size_t len)
+{
+	struct docker_buf_sink *s = arg;
+
+	if (s->buf->len + len > s->max)
+		return -1;
+	return util_buf_append(s->buf, data, len);
+}
+
+/*
+ * One API call whose response body goes to sink.  Returns 0 when an HTTP
+ * answer came (its code in *status), -1 on a transport failure with
+ * d->error, d->timed_out and d->truncated telling why.
+ */
+int
+docker_stream(struct docker *d, const char *method, const char *path,
+    const char *body, long long timeout_ms, docker_sink_fn fn, void *arg,
+    long *status)
+{
+	struct docker_sink sink = { fn, arg, d };
+	struct curl_slist *headers = NULL;
+	char url[1024], errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	CURL *curl = d->curl;
+
+	d->error[0] = '\0';
+	d->timed_out = d->truncated = d->unreachable = 0;
+	*status = 0;
+	if (timeout_ms < 1) {
+		d->timed_out = 1;
+		snprintf(d->error, sizeof(d->error), "%s %s: no time left",
+		    method, path);
+		return -1;
+	}
+	snprintf(url, sizeof(url), "%s%s", d->base_url, path);
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	if (d->socket_path)
+		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
+		    d->socket_path);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)d->write_timeout);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "POST") == 0) {
+		headers = curl_slist_append(headers,
+		    "Content-Type: application/json");
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+	}
+	rc = curl_easy_perform(curl);
+	curl_slist_free_all(headers);
+	if (rc != CURLE_OK) {
+		d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+		d->unreachable = rc == CURLE_COULDNT_CONNECT;
+		snprintf(d->error, sizeof(d->error), "%s %s: %s", method, path,
+		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	return 0;
+}
+
+/* docker_stream into a buffer of at most max bytes. */
+int
+docker_call(struct docker *d, const char *method, const char *path,
+    const char *body, long long timeout_ms, size_t max, long *status,
+    struct buf *out)
+{
+	struct docker_buf_sink sink = { out, max };
+
+	util_buf_reset(out);
+	return docker_stream(d, method, path, body, timeout_ms,
+	    docker_buf_sink, &sink, status);
+}
+
+/* The "message" of an error answer, or the raw text when it has none. */
+const char *
+docker_message(const struct buf *response, char *out, size_t outlen)
+{
+	json_object *root, *msg;
+
+	root = response->len ? json_tokener_parse(response->data) : NULL;
+	if (root && json_object_object_get_ex(root, "message", &msg))
+		snprintf(out, outlen, "%s", json_object_get_string(msg));
+	else
+		snprintf(out, outlen, "%s", response->len ? response->data :
+		    "no message");
+	json_object_put(root);
+	out[strcspn(out, "\r\n")] = '\0';
+	return out;
+}
+
+static int
+docker_connect(struct docker *d)
+{
+	struct sockaddr_un sun;
+	struct addrinfo hints, *res, *ai;
+	char port[16];
+	int fd = -1;
+
+	if (d->socket_path) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
+		    d->socket_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd != -1 &&
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			close(fd);
+			fd = -1;
+		}
+		return fd;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", d->port);
+	if (getaddrinfo(d->host, port, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai && fd == -1; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd != -1 && connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Wait until fd is ready for events or the deadline passes. */
+static int
+docker_poll(int fd, short events, long long deadline)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	long long left;
+	int rc;
+
+	for (;;) {
+		if ((left = deadline - util_now_ms()) <= 0)
+			return 0;
+		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (rc > 0 || (rc == -1 && errno != EINTR))
+			return rc;
+	}
+}
+
+/*
+ * Attach to the container's stdin: after "101 UPGRADED" the connection is
+ * a raw pipe into the container.  The headers are read byte by byte so
+ * that nothing past them is consumed.
+ */
+int
+docker_attach_stdin(struct docker *d, const char *id, int *fdp)
+{
+	char req[512], resp[1024];
+	long long deadline = util_now_ms() + d->read_timeout;
+	size_t len = 0;
+	ssize_t n;
+	int fd, code = 0;
+
+	d->error[0] = '\0';
+	d->timed_out = d->truncated = d->unreachable = 0;
+	if ((fd = docker_connect(d)) == -1) {
+		d->unreachable = 1;
+		snprintf(d->error, sizeof(d->error), "attach: connect: %s",
+		    strerror(errno));
+		return -1;
+	}
+	n = snprintf(req, sizeof(req), "POST %s/containers/%s/attach?stream=1"
+	    "&stdin=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\n"
+	    "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
+	    d->api_prefix, id);
+	if (docker_poll(fd, POLLOUT, deadline) <= 0 ||
+	    write(fd, req, (size_t)n) != n) {
+		snprintf(d->error, sizeof(d->error), "attach: send: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	while (len < sizeof(resp) - 1 && (len < 4 ||
+	    memcmp(resp + len - 4, "\r\n\r\n", 4) != 0)) {
+		if (docker_poll(fd, POLLIN, deadline) <= 0) {
+			d->timed_out = 1;
+			snprintf(d->error, sizeof(d->error), "attach: no answer");
+			goto fail;
+		}
+		if ((n = read(fd, resp + len, 1)) <= 0) {
+			snprintf(d->error, sizeof(d->error), "attach: %s",
+			    n == 0 ? "connection closed" : strerror(errno));
+			goto fail;
+		}
+		len++;
+	}
+	resp[len] = '\0';
+	if (sscanf(resp, "HTTP/1.%*c %d", &code) != 1 ||
+	    (code != 101 && code != 200)) {
+		snprintf(d->error, sizeof(d->error), "attach: %.*s",
+		    (int)strcspn(resp, "\r\n"), resp);
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Write the whole payload to the attached stdin, then signal EOF. */
+int
+docker_send_stdin(struct docker *d, int fd, const char *data, size_t len,
+    long long deadline)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if (docker_poll(fd, POLLOUT, deadline) <= 0) {
+			d->timed_out = 1;
+			snprintf(d->error, sizeof(d->error),
+			    "stdin: write timed out");
+			return -1;
+		}
+		n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(d->error, sizeof(d->error), "stdin: %s",
+			    strerror(errno));
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	if (shutdown(fd, SHUT_WR) == -1) {
+		snprintf(d->error, sizeof(d->error), "stdin: shutdown: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}

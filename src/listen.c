@@ -1,0 +1,105 @@
+/*
+ * The FastCGI listen socket: a unix path (created with the configured
+ * mode) or HOST:PORT.  nginx connects to it; the workers accept on it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "runbox.h"
+
+static int
+listen_unix(const char *path, int mode, int backlog)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("listen %s: path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	/* A stale socket from a previous run would make bind() fail. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("listen %s: exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("listen %s: socket", path);
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, (mode_t)mode) == -1 || listen(fd, backlog) == -1) {
+		log_warn("listen %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listen_tcp(const char *spec, int backlog)
+{
+	struct addrinfo hints, *res, *ai;
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	int fd = -1, one = 1, rc;
+
+	if (colon == NULL || colon == spec || colon[1] == '\0' ||
+	    (size_t)(colon - spec) >= sizeof(host)) {
+		log_warnx("listen %s: expected HOST:PORT or an absolute path",
+		    spec);
+		return -1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		log_warnx("listen %s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, backlog) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1)
+		log_warn("listen %s", spec);
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Open the listen socket named by spec ("/path" or "host:port"). */
+int
+listen_open(const char *spec, int mode, int backlog)
+{
+	if (spec[0] == '/')
+		return listen_unix(spec, mode, backlog);
+	return listen_tcp(spec, backlog);
+}

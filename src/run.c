@@ -1,0 +1,451 @@
+/*
+ * One run: create, attach stdin, start, send the payload, wait, read the
+ * logs and remove, all against one wall-clock deadline.  run_start() ends
+ * with a started container whose runner waits on stdin, so a container
+ * can be made ready before its request arrives.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "runbox.h"
+
+#define RUN_MESSAGE_MAX 400
+
+/* The runner must stop before the service's deadline to report what the
+ * program printed; this is the time it leaves for that. */
+static long long
+run_runner_time_limit(long long execution_time)
+{
+	long long reserve = execution_time / 4;
+
+	if (reserve > 1000)
+		reserve = 1000;
+	return execution_time - reserve;
+}
+
+static void
+run_add_env(json_object *env, const char *name, long long value)
+{
+	char s[128];
+
+	snprintf(s, sizeof(s), "%s=%lld", name, value);
+	json_object_array_add(env, json_object_new_string(s));
+}
+
+static void
+run_add_ulimit(json_object *ulimits, const char *name, long long soft,
+    long long hard)
+{
+	json_object *u = json_object_new_object();
+
+	json_object_object_add(u, "Name", json_object_new_string(name));
+	json_object_object_add(u, "Soft", json_object_new_int64(soft));
+	json_object_object_add(u, "Hard", json_object_new_int64(hard));
+	json_object_array_add(ulimits, u);
+}
+
+static json_object *
+run_host_config(const struct conf *c, const struct limits *l)
+{
+	json_object *hc = json_object_new_object(), *a, *o, *lc;
+	char *caps, *cap, *save = NULL, size[32];
+
+	json_object_object_add(hc, "Memory", json_object_new_int64(l->memory));
+	json_object_object_add(hc, "MemorySwap",
+	    json_object_new_int64(l->memory));
+	json_object_object_add(hc, "NanoCpus", json_object_new_int64(l->cpus));
+	json_object_object_add(hc, "PidsLimit", json_object_new_int64(l->pids));
+	a = json_object_new_array();
+	run_add_ulimit(a, "nofile", l->nofile_soft, l->nofile_hard);
+	if (l->nproc_hard > 0)
+		run_add_ulimit(a, "nproc", l->nproc_soft, l->nproc_hard);
+	json_object_object_add(hc, "Ulimits", a);
+	a = json_object_new_array();
+	if ((caps = strdup(c->cap_drop)) != NULL) {
+		for (cap = strtok_r(caps, " \t,", &save); cap != NULL;
+		    cap = strtok_r(NULL, " \t,", &save))
+			json_object_array_add(a, json_object_new_string(cap));
+		free(caps);
+	}
+	json_object_object_add(hc, "CapDrop", a);
+	a = json_object_new_array();
+	json_object_array_add(a, json_object_new_string("no-new-privileges"));
+	json_object_object_add(hc, "SecurityOpt", a);
+	json_object_object_add(hc, "ReadonlyRootfs",
+	    json_object_new_boolean(c->readonly_rootfs));
+	o = json_object_new_object();
+	json_object_object_add(o, c->work_dir,
+	    json_object_new_string(c->work_dir_options));
+	json_object_object_add(o, c->tmp_dir,
+	    json_object_new_string(c->tmp_dir_options));
+	json_object_object_add(hc, "Tmpfs", o);
+	if (c->network_disabled)
+		json_object_object_add(hc, "NetworkMode",
+		    json_object_new_string("none"));
+	json_object_object_add(hc, "Runtime", json_object_new_string(c->runtime));
+	lc = json_object_new_object();
+	json_object_object_add(lc, "Type", json_object_new_string("json-file"));
+	o = json_object_new_object();
+	snprintf(size, sizeof(size), "%lld", c->log_max_size);
+	json_object_object_add(o, "max-size", json_object_new_string(size));
+	json_object_object_add(o, "max-file", json_object_new_string("1"));
+	json_object_object_add(lc, "Config", o);
+	json_object_object_add(hc, "LogConfig", lc);
+	return hc;
+}
+
+/* The body of POST /containers/create; the caller frees it. */
+char *
+run_create_body(const struct conf *c, const struct image *im,
+    const char *request_id)
+{
+	json_object *root = json_object_new_object(), *env, *labels;
+	char *body;
+
+	json_object_object_add(root, "Image", json_object_new_string(im->name));
+	json_object_object_add(root, "Hostname",
+	    json_object_new_string(c->hostname));
+	json_object_object_add(root, "User", json_object_new_string(c->user));
+	json_object_object_add(root, "WorkingDir",
+	    json_object_new_string(c->work_dir));
+	json_object_object_add(root, "AttachStdin", json_object_new_boolean(1));
+	json_object_object_add(root, "OpenStdin", json_object_new_boolean(1));
+	json_object_object_add(root, "StdinOnce", json_object_new_boolean(1));
+	json_object_object_add(root, "Tty", json_object_new_boolean(0));
+	json_object_object_add(root, "NetworkDisabled",
+	    json_object_new_boolean(c->network_disabled));
+	env = json_object_new_array();
+	run_add_env(env, "RUNBOX_TIME_LIMIT_MS",
+	    run_runner_time_limit(im->limits.execution_time));
+	run_add_env(env, "RUNBOX_OUTPUT_LIMIT", im->limits.output_size);
+	json_object_object_add(root, "Env", env);
+	labels = json_object_new_object();
+	json_object_object_add(labels, RUNBOX_LABEL_SERVICE,
+	    json_object_new_string("runboxd"));
+	json_object_object_add(labels, RUNBOX_LABEL_INSTANCE,
+	    json_object_new_string(c->instance));
+	json_object_object_add(labels, RUNBOX_LABEL_REQUEST,
+	    json_object_new_string(request_id));
+	json_object_object_add(root, "Labels", labels);
+	json_object_object_add(root, "HostConfig",
+	    run_host_config(c, &im->limits));
+	body = strdup(json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+	return body;
+}
+
+/* Map a failed Docker call to the client's error. */
+static void
+run_docker_error(struct docker *d, long status, const struct buf *resp,
+    const char *code, int http, struct api_error *e)
+{
+	char msg[RUN_MESSAGE_MAX];
+
+	if (d->unreachable)
+		api_error_set(e, 503, "docker.unavailable", "Docker is not "
+		    "reachable: %s", d->error);
+	else if (d->error[0] != '\0')
+		api_error_set(e, 500, "docker.unixsocket", "%s", d->error);
+	else
+		api_error_set(e, http, code, "%s (HTTP %ld)",
+		    docker_message(resp, msg, sizeof(msg)), status);
+}
+
+static long long
+run_time_left(const struct run *r, long long cap)
+{
+	long long left = r->deadline - util_now_ms();
+
+	return left < cap ? left : cap;
+}
+
+static int
+run_post(struct docker *d, struct run *r, const char *what, long expect,
+    const char *code, int http, struct buf *resp, struct api_error *e)
+{
+	char path[160];
+	long status;
+
+	snprintf(path, sizeof(path), "/containers/%s/%s", r->id, what);
+	if (docker_call(d, "POST", path, NULL,
+	    run_time_left(r, d->read_timeout), 64 * 1024, &status, resp) == 0 &&
+	    status == expect)
+		return 0;
+	run_docker_error(d, status, resp, code, http, e);
+	return -1;
+}
+
+/*
+ * Create, attach stdin and start a container for im.  On return r->id is
+ * set whenever a container exists, even on failure: the caller removes it.
+ */
+int
+run_start(struct docker *d, const struct conf *c, const struct image *im,
+    struct run *r, struct api_error *e)
+{
+	struct buf resp = { 0 };
+	json_object *root = NULL, *id;
+	char *body;
+	long status;
+	int rc = -1;
+
+	r->id[0] = '\0';
+	r->stdin_fd = -1;
+	if ((body = run_create_body(c, im, r->request_id)) == NULL) {
+		api_error_set(e, 500, "server.memory", "out of memory");
+		return -1;
+	}
+	if (docker_call(d, "POST", "/containers/create", body,
+	    run_time_left(r, d->read_timeout), 64 * 1024, &status, &resp) ==
+	    -1 || status != 201) {
+		run_docker_error(d, status, &resp, "docker.container.create",
+		    400, e);
+		goto done;
+	}
+	root = json_tokener_parse(resp.data);
+	if (!json_object_object_get_ex(root, "Id", &id) ||
+	    json_object_get_string_len(id) == 0 ||
+	    (size_t)json_object_get_string_len(id) >= sizeof(r->id) ||
+	    strspn(json_object_get_string(id), "0123456789abcdef") !=
+	    (size_t)json_object_get_string_len(id)) {
+		api_error_set(e, 500, "docker.container.create",
+		    "Docker answered create without a container id");
+		goto done;
+	}
+	snprintf(r->id, sizeof(r->id), "%s", json_object_get_string(id));
+	if (docker_attach_stdin(d, r->id, &r->stdin_fd) == -1) {
+		run_docker_error(d, 0, &resp, "docker.container.attach", 500, e);
+		goto done;
+	}
+	if (run_post(d, r, "start", 204, "docker.container.start", 500, &resp,
+	    e) == -1)
+		goto done;
+	rc = 0;
+done:
+	json_object_put(root);
+	util_buf_free(&resp);
+	free(body);
+	return rc;
+}
+
+struct run_output {
+	struct stream_demux demux;
+	struct buf out;
+	struct buf err;
+	size_t max;
+};
+
+/* Keep stdout and stderr apart, and refuse more than max bytes in all. */
+static int
+run_output_put(void *arg, int fd, const char *data, size_t len)
+{
+	struct run_output *o = arg;
+
+	if (o->out.len + o->err.len + len > o->max)
+		return -1;
+	return util_buf_append(fd == 2 ? &o->err : &o->out, data, len);
+}
+
+static int
+run_output_sink(void *arg, const char *data, size_t len)
+{
+	struct run_output *o = arg;
+
+	return stream_feed(&o->demux, data, len, run_output_put, o);
+}
+
+/* The runner's answer must be one JSON object on stdout, nothing else. */
+static int
+run_check_result(struct run_output *o, long exit_code, struct buf *out,
+    struct api_error *e)
+{
+	json_object *root;
+	size_t len = o->out.len;
+
+	if (o->err.len > 0) {
+		api_error_set(e, 500, "coderunner.stderr", "%.*s",
+		    RUN_MESSAGE_MAX, o->err.data);
+		return -1;
+	}
+	while (len > 0 && strchr(" \t\r\n", o->out.data[len - 1]))
+		len--;
+	root = len ? json_tokener_parse(o->out.data) : NULL;
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		if (len == 0)
+			api_error_set(e, 500, "coderunner.stdout.decode",
+			    "The runner printed no result (container exit "
+			    "code %ld%s)", exit_code, exit_code == 137 ?
+			    ", killed: out of memory?" : "");
+		else
+			api_error_set(e, 500, "coderunner.stdout.decode",
+			    "The runner's output is not a JSON object");
+		return -1;
+	}
+	json_object_put(root);
+	util_buf_reset(out);
+	return util_buf_append(out, o->out.data, len);
+}
+
+static long
+run_exit_code(const struct buf *resp)
+{
+	json_object *root = json_tokener_parse(resp->data), *v;
+	long code = -1;
+
+	if (json_object_object_get_ex(root, "StatusCode", &v))
+		code = (long)json_object_get_int64(v);
+	json_object_put(root);
+	return code;
+}
+
+/*
+ * Feed the payload to a started container, wait for it within the
+ * deadline and put the runner's JSON answer in out.
+ */
+int
+run_finish(struct docker *d, const struct image *im, struct run *r,
+    const char *payload, size_t len, struct buf *out, struct api_error *e)
+{
+	struct run_output o = { .max = (size_t)im->limits.output_size };
+	struct buf resp = { 0 };
+	char path[160];
+	long status, exit_code;
+	int rc = -1;
+
+	if (docker_send_stdin(d, r->stdin_fd, payload, len, r->deadline) ==
+	    -1) {
+		run_docker_error(d, 0, &resp, "docker.container.attach", 500, e);
+		goto done;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/wait", r->id);
+	if (docker_call(d, "POST", path, NULL, r->deadline - util_now_ms(),
+	    4096, &status, &resp) == -1 && d->timed_out) {
+		api_error_set(e, 400, "limits.execution_time", "Max execution "
+		    "time exceeded (%lld ms)", im->limits.execution_time);
+		goto done;
+	}
+	if (d->error[0] != '\0' || status != 200) {
+		run_docker_error(d, status, &resp, "docker.container.wait", 500,
+		    e);
+		goto done;
+	}
+	exit_code = run_exit_code(&resp);
+	stream_init(&o.demux);
+	snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1",
+	    r->id);
+	if (docker_stream(d, "GET", path, NULL, run_time_left(r,
+	    d->read_timeout), run_output_sink, &o, &status) == -1) {
+		if (d->truncated)
+			api_error_set(e, 400, "limits.read.size", "Max output "
+			    "size exceeded (%lld bytes)",
+			    im->limits.output_size);
+		else if (d->timed_out)
+			api_error_set(e, 400, "limits.execution_time", "Max "
+			    "execution time exceeded (%lld ms)",
+			    im->limits.execution_time);
+		else
+			run_docker_error(d, 0, &resp, "docker.container.logs",
+			    500, e);
+		goto done;
+	}
+	if (status != 200 || stream_finish(&o.demux) == -1) {
+		api_error_set(e, 500, "docker.container.logs", "Docker answered "
+		    "logs with HTTP %ld%s", status, status == 200 ?
+		    " and a cut frame" : "");
+		goto done;
+	}
+	rc = run_check_result(&o, exit_code, out, e);
+done:
+	util_buf_free(&o.out);
+	util_buf_free(&o.err);
+	util_buf_free(&resp);
+	return rc;
+}
+
+static int
+run_delete(struct docker *d, const char *id)
+{
+	struct buf resp = { 0 };
+	char path[160], msg[RUN_MESSAGE_MAX];
+	long status;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
+	if (docker_call(d, "DELETE", path, NULL, d->read_timeout, 64 * 1024,
+	    &status, &resp) == -1) {
+		log_warnx("remove container %.12s: %s", id, d->error);
+		rc = -1;
+	} else if (status != 204 && status != 404) {
+		log_warnx("remove container %.12s: %s (HTTP %ld)", id,
+		    docker_message(&resp, msg, sizeof(msg)), status);
+		rc = -1;
+	}
+	util_buf_free(&resp);
+	return rc;
+}
+
+/* Close the stdin connection and remove the container, if any. */
+void
+run_remove(struct docker *d, const struct conf *c, struct run *r)
+{
+	if (r->stdin_fd != -1) {
+		close(r->stdin_fd);
+		r->stdin_fd = -1;
+	}
+	if (r->id[0] == '\0')
+		return;
+	if (c->keep_container)
+		log_info("keeping container %.12s (keep_container)", r->id);
+	else
+		run_delete(d, r->id);
+	r->id[0] = '\0';
+}
+
+/*
+ * Remove every container of this instance: those left by a worker that
+ * was killed, or by an earlier runboxd that died.  Returns how many.
+ */
+int
+run_reap(struct docker *d, const struct conf *c)
+{
+	struct buf resp = { 0 };
+	json_object *root = NULL, *id;
+	char path[512], *filter;
+	CURL *curl = d->curl;
+	long status;
+	size_t i;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "{\"label\":[\"%s=%s\"]}",
+	    RUNBOX_LABEL_INSTANCE, c->instance);
+	if ((filter = curl_easy_escape(curl, path, 0)) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
+	    filter);
+	curl_free(filter);
+	if (docker_call(d, "GET", path, NULL, d->read_timeout, 16 * 1024 * 1024,
+	    &status, &resp) == -1 || status != 200) {
+		log_warnx("list containers: %s", d->error[0] ? d->error :
+		    "unexpected answer");
+		goto done;
+	}
+	root = json_tokener_parse(resp.data);
+	n = 0;
+	for (i = 0; i < json_object_array_length(root); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(root,
+		    i), "Id", &id) &&
+		    run_delete(d, json_object_get_string(id)) == 0)
+			n++;
+done:
+	json_object_put(root);
+	util_buf_free(&resp);
+	return n;
+}

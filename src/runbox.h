@@ -1,0 +1,208 @@
+/*
+ * runboxd internals: one header, grouped by the file that implements each
+ * function.  Exported functions are named file_verb().
+ */
+#ifndef RUNBOX_H
+#define RUNBOX_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+#include <fcgiapp.h>
+
+#define RUNBOX_NAME "runbox"
+#define RUNBOX_DESCRIPTION "Run untrusted code in throwaway Docker containers"
+#define RUNBOX_LABEL_SERVICE "runbox.service"
+#define RUNBOX_LABEL_INSTANCE "runbox.instance"
+#define RUNBOX_LABEL_REQUEST "runbox.request"
+
+/* util.c */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+int util_buf_append(struct buf *b, const void *data, size_t len);
+void util_buf_reset(struct buf *b);
+void util_buf_free(struct buf *b);
+long long util_now_ms(void);
+int util_random_hex(char *out, size_t nbytes);
+int util_token_equal(const char *given, const char *expected);
+char *util_strdup(const char *s);
+
+/* log.c */
+int log_init(const char *target, const char *ident);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* conf.c */
+struct limits {
+	long long execution_time; /* ms, whole run: create to logs */
+	long long output_size;    /* bytes read from the runner */
+	long long memory;         /* bytes, swap included */
+	long long cpus;           /* nano CPUs */
+	long long pids;           /* per-container pids cgroup */
+	long long nofile_soft;
+	long long nofile_hard;
+	long long nproc_soft;     /* per-uid rlimit; 0 = unset */
+	long long nproc_hard;
+};
+
+struct image {
+	char *key;  /* "python" for [image.python] */
+	char *name; /* the Docker image reference clients send */
+	struct limits limits;
+};
+
+struct conf {
+	char *path;
+	/* [server] */
+	char *listen; /* NULL: the FastCGI socket is inherited on fd 0 */
+	long long listen_mode;
+	long long listen_backlog;
+	long long workers;
+	char *access_token;
+	char *access_token_file;
+	long long max_body_size;
+	char *log;
+	char *instance;
+	long long shutdown_timeout; /* ms */
+	/* [docker] */
+	char *docker_endpoint;
+	char *docker_api_version;
+	long long docker_read_timeout;  /* ms */
+	long long docker_write_timeout; /* ms */
+	/* [container] */
+	char *user;
+	char *hostname;
+	int network_disabled;
+	int readonly_rootfs;
+	char *cap_drop;
+	char *runtime;
+	char *work_dir;
+	char *work_dir_options;
+	char *tmp_dir;
+	char *tmp_dir_options;
+	long long log_max_size;
+	int keep_container;
+	/* [limits], the defaults every [image.*] section starts from */
+	struct limits limits;
+	struct image *images;
+	size_t nimages;
+};
+
+int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
+void conf_free(struct conf *c);
+const struct image *conf_find_image(const struct conf *c, const char *name);
+int conf_parse_size(const char *s, long long *out);
+int conf_parse_duration(const char *s, long long *out_ms);
+
+/* listen.c */
+int listen_open(const char *spec, int mode, int backlog);
+
+/* stream.c: Docker's multiplexed stdout/stderr frames */
+typedef int (*stream_out_fn)(void *arg, int fd, const char *data,
+    size_t len);
+struct stream_demux {
+	unsigned char header[8];
+	size_t header_len;
+	int fd;
+	size_t remaining;
+};
+void stream_init(struct stream_demux *d);
+int stream_feed(struct stream_demux *d, const char *data, size_t len,
+    stream_out_fn out, void *arg);
+int stream_finish(const struct stream_demux *d);
+
+/* api.c: an error as the client sees it */
+struct api_error {
+	int status;
+	const char *code;
+	char message[512];
+};
+void api_error_set(struct api_error *e, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* request.c */
+struct run_request {
+	json_object *root;
+	const char *image;
+	json_object *payload;
+};
+int request_parse_run(const char *body, size_t len, struct run_request *r,
+    struct api_error *e);
+int request_check_payload(json_object *payload, struct api_error *e);
+int request_check_content_type(const char *content_type,
+    struct api_error *e);
+void request_free(struct run_request *r);
+
+/* docker.c */
+struct docker {
+	void *curl;
+	char *socket_path; /* unix endpoint, or NULL for tcp */
+	char *host;        /* tcp endpoint host */
+	int port;
+	char *base_url;
+	char *api_prefix;
+	long long read_timeout;
+	long long write_timeout;
+	char error[256];
+	int timed_out;   /* the call ran out of time */
+	int truncated;   /* the sink refused more of the answer */
+	int unreachable; /* dockerd's socket could not be connected */
+};
+typedef int (*docker_sink_fn)(void *arg, const char *data, size_t len);
+int docker_open(struct docker *d, const struct conf *c);
+void docker_close(struct docker *d);
+int docker_call(struct docker *d, const char *method, const char *path,
+    const char *body, long long timeout_ms, size_t max_response,
+    long *status, struct buf *out);
+int docker_stream(struct docker *d, const char *method, const char *path,
+    const char *body, long long timeout_ms, docker_sink_fn fn, void *arg,
+    long *status);
+int docker_attach_stdin(struct docker *d, const char *id, int *fdp);
+int docker_send_stdin(struct docker *d, int fd, const char *data,
+    size_t len, long long deadline);
+const char *docker_message(const struct buf *response, char *out,
+    size_t outlen);
+
+/* run.c */
+struct run {
+	char id[72];
+	char request_id[40];
+	int stdin_fd;
+	long long deadline;
+};
+int run_start(struct docker *d, const struct conf *c, const struct image *im,
+    struct run *r, struct api_error *e);
+int run_finish(struct docker *d, const struct image *im, struct run *r,
+    const char *payload, size_t len, struct buf *out, struct api_error *e);
+void run_remove(struct docker *d, const struct conf *c, struct run *r);
+int run_reap(struct docker *d, const struct conf *c);
+char *run_create_body(const struct conf *c, const struct image *im,
+    const char *request_id);
+
+/* api.c */
+struct api_context {
+	const struct conf *conf;
+	struct docker *docker;
+	FCGX_Request *req;
+	char request_id[40];
+	char image[256]; /* for the request log */
+	int status;
+	const char *error_code;
+	struct run *run; /* the container to remove after the reply */
+};
+void api_handle(struct api_context *ctx);
+void api_reply_error(struct api_context *ctx, const struct api_error *e);
+
+/* worker.c */
+int worker_main(const struct conf *c, int listen_fd);
+
+/* master.c */
+int master_run(const struct conf *c, int listen_fd);
+
+#endif

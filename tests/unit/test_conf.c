@@ -1,0 +1,115 @@
+/* Configuration loading: good files, and bad ones named precisely. */
+#include "config.h"
+
+#include <string.h>
+
+#include "runbox.h"
+#include "tap.h"
+
+#define CONF(name) TEST_DATA "/conf/" name
+
+static int
+loads(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	return conf_load(path, c, err, errlen);
+}
+
+/* The file must fail, with an error that contains want. */
+static void
+fails_with(const char *file, const char *want)
+{
+	struct conf c;
+	char err[1024] = "";
+	int rc = loads(file, &c, err, sizeof(err));
+
+	ok(rc == -1 && strstr(err, want) != NULL, "%s fails naming '%s' (%s)",
+	    strrchr(file, '/') + 1, want, err);
+}
+
+static void
+test_units(void)
+{
+	long long v;
+
+	ok(conf_parse_size("65536", &v) == 0 && v == 65536, "size bytes");
+	ok(conf_parse_size("100K", &v) == 0 && v == 102400, "size K");
+	ok(conf_parse_size("512M", &v) == 0 && v == 512LL << 20, "size M");
+	ok(conf_parse_size("1GB", &v) == 0 && v == 1LL << 30, "size GB");
+	ok(conf_parse_size("1T", &v) == -1, "size unknown unit");
+	ok(conf_parse_size("-1", &v) == -1, "size negative");
+	ok(conf_parse_size("", &v) == -1, "size empty");
+	ok(conf_parse_size("99999999999999999999", &v) == -1, "size overflow");
+	ok(conf_parse_size("9999999999999G", &v) == -1, "size unit overflow");
+	ok(conf_parse_duration("15s", &v) == 0 && v == 15000, "duration s");
+	ok(conf_parse_duration("15", &v) == 0 && v == 15000,
+	    "duration bare is seconds");
+	ok(conf_parse_duration("250ms", &v) == 0 && v == 250, "duration ms");
+	ok(conf_parse_duration("2m", &v) == 0 && v == 120000, "duration m");
+	ok(conf_parse_duration("1.5s", &v) == -1, "duration fraction refused");
+	ok(conf_parse_duration("5 s", &v) == -1, "duration inner space");
+}
+
+static void
+test_good(void)
+{
+	const struct image *im;
+	struct conf c;
+	char err[1024] = "";
+
+	ok(loads(CONF("good.ini"), &c, err, sizeof(err)) == 0, "good.ini loads"
+	    " (%s)", err);
+	ok(strcmp(c.listen, "127.0.0.1:9000") == 0 && c.workers == 3,
+	    "server keys are read");
+	ok(c.max_body_size == 2 << 20, "max_body_size in bytes");
+	ok(c.limits.execution_time == 5000 && c.limits.cpus == 500000000,
+	    "limits are read");
+	ok(c.limits.pids == 128 && c.readonly_rootfs == 1 &&
+	    c.network_disabled == 1, "defaults fill what is absent");
+	ok(c.nimages == 2, "two images");
+	im = conf_find_image(&c, "runbox/python:latest");
+	ok(im && im->limits.execution_time == 750 &&
+	    im->limits.output_size == 1024, "image overrides its limits");
+	ok(im && im->limits.memory == 256LL << 20,
+	    "image inherits [limits] it does not override");
+	ok(conf_find_image(&c, "runbox/python") == im,
+	    "image found without :latest");
+	ok(conf_find_image(&c, "runbox/tiny:latest") != NULL,
+	    "image found with :latest added");
+	ok(conf_find_image(&c, "runbox/python:3") == NULL &&
+	    conf_find_image(&c, "runbox/pyth") == NULL,
+	    "other tags and prefixes are not allowed");
+	conf_free(&c);
+
+	ok(loads(CONF("minimal.ini"), &c, err, sizeof(err)) == 0 &&
+	    c.listen == NULL && c.workers == 4 &&
+	    c.limits.execution_time == 15000, "minimal file takes defaults");
+	conf_free(&c);
+	ok(loads(CONF("octal-trap.ini"), &c, err, sizeof(err)) == 0 &&
+	    c.workers == 10, "010 is ten, not octal eight");
+	conf_free(&c);
+	ok(loads(CONF("token-file.ini"), &c, err, sizeof(err)) == 0 &&
+	    strcmp(c.access_token, "s3cret-token") == 0,
+	    "token file relative to the INI, newline dropped (%s)", err);
+	conf_free(&c);
+}
+
+int
+main(void)
+{
+	test_units();
+	test_good();
+	fails_with(CONF("missing.ini"), "No such file");
+	fails_with(CONF("unknown-key.ini"), "[server] worker: unknown key");
+	fails_with(CONF("unknown-section.ini"), "[sever]: unknown section");
+	fails_with(CONF("bad-size.ini"), "[limits] memory: '512X'");
+	fails_with(CONF("out-of-range.ini"), "[server] workers: '0' is out of");
+	fails_with(CONF("no-token.ini"), "[server] access_token: missing");
+	fails_with(CONF("no-image.ini"), "no [image.NAME] section");
+	fails_with(CONF("image-no-name.ini"), "[image.tiny] name: missing");
+	fails_with(CONF("image-bad-key.ini"), "[image.tiny] workers: unknown");
+	fails_with(CONF("duplicate-image.ini"), "is already [image.a]");
+	fails_with(CONF("syntax-error.ini"), "syntax-error.ini");
+	fails_with(CONF("bad-bool.ini"), "expected true or false");
+	fails_with(CONF("log-too-small.ini"), "log_max_size");
+	return tap_done();
+}
