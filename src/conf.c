@@ -51,6 +51,8 @@ struct conf_key {
 static const struct conf_key conf_keys[] = {
 	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen) },
 	{ "server", "listen_mode", CONF_MODE, 0, 0777, "0660", C(listen_mode) },
+	{ "server", "listen_user", CONF_STRING, 1, 64, NULL, C(listen_user) },
+	{ "server", "listen_group", CONF_STRING, 1, 64, NULL, C(listen_group) },
 	{ "server", "listen_backlog", CONF_INT, 1, 65535, "128",
 	    C(listen_backlog) },
 	{ "server", "workers", CONF_INT, 1, 512, "4", C(workers) },
@@ -74,7 +76,7 @@ static const struct conf_key conf_keys[] = {
 	{ "docker", "write_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
 	    C(docker_write_timeout) },
 
-	{ "container", "user", CONF_STRING, 1, 64, "runbox", C(user) },
+	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user) },
 	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname) },
 	{ "container", "network_disabled", CONF_BOOL, 0, 1, "true",
 	    C(network_disabled) },
@@ -85,7 +87,7 @@ static const struct conf_key conf_keys[] = {
 	{ "container", "work_dir", CONF_STRING, 2, 255, "/home/runbox",
 	    C(work_dir) },
 	{ "container", "work_dir_options", CONF_STRING, 1, 255,
-	    "rw,exec,nosuid,nodev,size=131072k,mode=1777", C(work_dir_options) },
+	    "rw,exec,nosuid,nodev,size=131072k", C(work_dir_options) },
 	{ "container", "tmp_dir", CONF_STRING, 2, 255, "/tmp", C(tmp_dir) },
 	{ "container", "tmp_dir_options", CONF_STRING, 1, 255,
 	    "rw,noexec,nosuid,nodev,size=65536k,mode=1777", C(tmp_dir_options) },
@@ -540,10 +542,36 @@ conf_read_token(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The user is numeric because the work dir's tmpfs must be mounted owned by
+ * it (Docker mounts tmpfs as root otherwise), and the service cannot look
+ * names up inside an image.
+ */
+static int
+conf_parse_user(struct conf *c, char *err, size_t errlen)
+{
+	const char *s = c->user;
+
+	if (conf_parse_digits(&s, &c->uid) == -1 || c->uid > 2147483647LL ||
+	    (*s == ':' && (s++, conf_parse_digits(&s, &c->gid) == -1 ||
+	    c->gid > 2147483647LL)) || *s != '\0')
+		return conf_fail(err, errlen, "%s: [container] user: '%s': "
+		    "expected UID or UID:GID (numbers)", c->path, c->user);
+	if (strchr(c->user, ':') == NULL)
+		c->gid = c->uid;
+	if (c->uid == 0)
+		return conf_fail(err, errlen, "%s: [container] user: code must "
+		    "not run as root in the container", c->path);
+	return 0;
+}
+
 static int
 conf_check(struct conf *c, char *err, size_t errlen)
 {
 	size_t i, j;
+
+	if (conf_parse_user(c, err, errlen) == -1)
+		return -1;
 
 	if (c->access_token != NULL && c->access_token_file != NULL)
 		return conf_fail(err, errlen, "%s: [server] access_token_file: "

@@ -5,7 +5,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,9 +17,33 @@
 
 #include "runbox.h"
 
+/* Give the socket to the configured user and group (nginx's, usually). */
 static int
-listen_unix(const char *path, int mode, int backlog)
+listen_chown(const struct conf *c)
 {
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+
+	if (c->listen_user && (pw = getpwnam(c->listen_user)) == NULL) {
+		log_warnx("listen %s: no user %s", c->listen, c->listen_user);
+		return -1;
+	}
+	if (c->listen_group && (gr = getgrnam(c->listen_group)) == NULL) {
+		log_warnx("listen %s: no group %s", c->listen, c->listen_group);
+		return -1;
+	}
+	if ((pw || gr) && chown(c->listen, pw ? pw->pw_uid : (uid_t)-1,
+	    gr ? gr->gr_gid : (gid_t)-1) == -1) {
+		log_warn("listen %s: chown", c->listen);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+listen_unix(const struct conf *c)
+{
+	const char *path = c->listen;
 	struct sockaddr_un sun;
 	struct stat st;
 	int fd;
@@ -42,8 +68,13 @@ listen_unix(const char *path, int mode, int backlog)
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, (mode_t)mode) == -1 || listen(fd, backlog) == -1) {
+	    chmod(path, (mode_t)c->listen_mode) == -1 ||
+	    listen(fd, (int)c->listen_backlog) == -1) {
 		log_warn("listen %s", path);
+		close(fd);
+		return -1;
+	}
+	if (listen_chown(c) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -95,11 +126,12 @@ listen_tcp(const char *spec, int backlog)
 	return fd;
 }
 
-/* Open the listen socket named by spec ("/path" or "host:port"). */
+/* Open the listen socket named by [server] listen ("/path" or
+ * "host:port"). */
 int
-listen_open(const char *spec, int mode, int backlog)
+listen_open(const struct conf *c)
 {
-	if (spec[0] == '/')
-		return listen_unix(spec, mode, backlog);
-	return listen_tcp(spec, backlog);
+	if (c->listen[0] == '/')
+		return listen_unix(c);
+	return listen_tcp(c->listen, (int)c->listen_backlog);
 }

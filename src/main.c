@@ -86,8 +86,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (conf.listen != NULL)
-		fd = listen_open(conf.listen, (int)conf.listen_mode,
-		    (int)conf.listen_backlog);
+		fd = listen_open(&conf);
 	else if (main_inherited_socket() == -1)
 		fd = -1;
 	if (fd == -1) {

@@ -54,7 +54,7 @@ static json_object *
 run_host_config(const struct conf *c, const struct limits *l)
 {
 	json_object *hc = json_object_new_object(), *a, *o, *lc;
-	char *caps, *cap, *save = NULL, size[32];
+	char *caps, *cap, *save = NULL, size[32], work[320];
 
 	json_object_object_add(hc, "Memory", json_object_new_int64(l->memory));
 	json_object_object_add(hc, "MemorySwap",
@@ -80,8 +80,9 @@ run_host_config(const struct conf *c, const struct limits *l)
 	json_object_object_add(hc, "ReadonlyRootfs",
 	    json_object_new_boolean(c->readonly_rootfs));
 	o = json_object_new_object();
-	json_object_object_add(o, c->work_dir,
-	    json_object_new_string(c->work_dir_options));
+	snprintf(work, sizeof(work), "%s,uid=%lld,gid=%lld",
+	    c->work_dir_options, c->uid, c->gid);
+	json_object_object_add(o, c->work_dir, json_object_new_string(work));
 	json_object_object_add(o, c->tmp_dir,
 	    json_object_new_string(c->tmp_dir_options));
 	json_object_object_add(hc, "Tmpfs", o);

@@ -62,6 +62,8 @@ struct conf {
 	/* [server] */
 	char *listen; /* NULL: the FastCGI socket is inherited on fd 0 */
 	long long listen_mode;
+	char *listen_user;  /* owner of a unix socket, or NULL */
+	char *listen_group;
 	long long listen_backlog;
 	long long workers;
 	char *access_token;
@@ -76,7 +78,9 @@ struct conf {
 	long long docker_read_timeout;  /* ms */
 	long long docker_write_timeout; /* ms */
 	/* [container] */
-	char *user;
+	char *user; /* "UID[:GID]" */
+	long long uid;
+	long long gid;
 	char *hostname;
 	int network_disabled;
 	int readonly_rootfs;
@@ -101,7 +105,7 @@ int conf_parse_size(const char *s, long long *out);
 int conf_parse_duration(const char *s, long long *out_ms);
 
 /* listen.c */
-int listen_open(const char *spec, int mode, int backlog);
+int listen_open(const struct conf *c);
 
 /* stream.c: Docker's multiplexed stdout/stderr frames */
 typedef int (*stream_out_fn)(void *arg, int fd, const char *data,

@@ -12,8 +12,9 @@ static int tap_failed;
 
 #define ok(cond, ...)                                                        \
 	do {                                                                 \
+		int tap_ok_ = (cond) ? 1 : 0;                                \
 		tap_count++;                                                 \
-		if (cond) {                                                  \
+		if (tap_ok_) {                                               \
 			printf("ok %d - ", tap_count);                       \
 		} else {                                                     \
 			tap_failed++;                                        \
@@ -21,7 +22,7 @@ static int tap_failed;
 		}                                                            \
 		printf(__VA_ARGS__);                                         \
 		printf("\n");                                                \
-		if (!(cond))                                                 \
+		if (!tap_ok_)                                                \
 			printf("#   failed at %s:%d: %s\n", __FILE__,    \
 			    __LINE__, #cond);                                \
 	} while (0)

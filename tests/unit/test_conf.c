@@ -63,6 +63,7 @@ test_good(void)
 	ok(c.max_body_size == 2 << 20, "max_body_size in bytes");
 	ok(c.limits.execution_time == 5000 && c.limits.cpus == 500000000,
 	    "limits are read");
+	ok(c.uid == 1000 && c.gid == 1000, "default user is 1000:1000");
 	ok(c.limits.pids == 128 && c.readonly_rootfs == 1 &&
 	    c.network_disabled == 1, "defaults fill what is absent");
 	ok(c.nimages == 2, "two images");
@@ -111,5 +112,7 @@ main(void)
 	fails_with(CONF("syntax-error.ini"), "syntax-error.ini");
 	fails_with(CONF("bad-bool.ini"), "expected true or false");
 	fails_with(CONF("log-too-small.ini"), "log_max_size");
+	fails_with(CONF("user-name.ini"), "[container] user: 'runbox'");
+	fails_with(CONF("user-root.ini"), "must not run as root");
 	return tap_done();
 }

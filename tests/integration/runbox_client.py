@@ -1,0 +1,113 @@
+"""A small HTTPS client for runbox and a test runner that counts results.
+
+The suites import this module; the service URL, token and instance come
+from the environment that tests/integration/run sets up.
+"""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+URL = os.environ.get("RUNBOX_URL", "https://127.0.0.1:18443")
+TOKEN = os.environ.get("RUNBOX_TOKEN", "")
+INSTANCE = os.environ.get("RUNBOX_INSTANCE", "test")
+CAFILE = os.environ.get("RUNBOX_CAFILE")
+
+_ctx = ssl.create_default_context(cafile=CAFILE) if CAFILE else ssl._create_unverified_context()
+
+
+class Reply:
+    def __init__(self, status, headers, body, seconds):
+        self.status = status
+        self.headers = headers
+        self.raw = body
+        self.seconds = seconds
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return "<%d %s in %.2fs>" % (self.status, self.raw[:300], self.seconds)
+
+
+def request(method, path, body=None, token=TOKEN, headers=None, timeout=120):
+    """Send one HTTPS request; never raises for HTTP error statuses."""
+    hdrs = {"Content-Type": "application/json"} if body is not None else {}
+    if token is not None:
+        hdrs["X-Access-Token"] = token
+    hdrs.update(headers or {})
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    req = urllib.request.Request(URL + path, data=data, method=method, headers=hdrs)
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, context=_ctx, timeout=timeout) as r:
+            return Reply(r.status, r.headers, r.read(), time.monotonic() - start)
+    except urllib.error.HTTPError as e:
+        return Reply(e.code, e.headers, e.read(), time.monotonic() - start)
+
+
+def run(image, payload, **kw):
+    """POST /run with glot's body."""
+    return request("POST", "/run", {"image": image, "payload": payload}, **kw)
+
+
+def files(*pairs):
+    return [{"name": n, "content": c} for n, c in pairs]
+
+
+def containers():
+    """IDs of containers of the test instance, running or not."""
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=runbox.instance=" + INSTANCE],
+        check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
+class Suite:
+    """Collects test functions and prints one line per test and a total."""
+
+    def __init__(self, name):
+        self.name = name
+        self.tests = []
+
+    def test(self, fn):
+        self.tests.append(fn)
+        return fn
+
+    def main(self):
+        passed = failed = 0
+        only = set(sys.argv[1:])
+        for fn in self.tests:
+            if only and fn.__name__ not in only:
+                continue
+            start = time.monotonic()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-45s %6.2fs" % (fn.__name__, time.monotonic() - start), flush=True)
+            except Exception:
+                failed += 1
+                print("FAIL %-45s %6.2fs" % (fn.__name__, time.monotonic() - start), flush=True)
+                traceback.print_exc(limit=3)
+                sys.stdout.flush()
+        print("%s: %d passed, %d failed" % (self.name, passed, failed))
+        sys.exit(1 if failed else 0)
+
+
+def expect(cond, what, reply=None):
+    if not cond:
+        raise AssertionError(what + ("" if reply is None else ": %r" % (reply,)))
+
+
+def expect_error(reply, status, code):
+    expect(reply.status == status and reply.json is not None and
+           reply.json.get("error") == code and isinstance(reply.json.get("message"), str),
+           "want %d %s" % (status, code), reply)
+    expect(reply.headers.get("Content-Type", "").startswith("application/json"),
+           "error is JSON", reply)
