@@ -77,7 +77,8 @@ master_spawn(struct master *m, long i)
 	if (pid == 0) {
 		close(master_pipe[0]);
 		close(master_pipe[1]);
-		_exit(worker_main(m->conf, m->listen_fd));
+		/* exit(), not _exit(): LeakSanitizer checks at exit. */
+		exit(worker_main(m->conf, m->listen_fd));
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {

@@ -1,0 +1,251 @@
+/*
+ * How each glot language is built and run: a table of shell command
+ * templates, expanded with the payload's (quoted) file names.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+#define LANGUAGES_BUILD_MAX 2
+
+/*
+ * Templates are simple commands run with sh -c in the work dir.
+ * Placeholders:
+ *   {main}    the main file
+ *   {others}  the other files whose names end in one of exts
+ *   {stem}    the main file without its extension ("src/main")
+ *   {name}    its base name without extension ("main"), for class names
+ */
+struct language {
+	const char *name;
+	const char *exts; /* space-separated suffixes, needed by {others} */
+	const char *build[LANGUAGES_BUILD_MAX];
+	const char *run;
+};
+
+static const struct language languages[] = {
+	{ "assembly", NULL,
+	    { "nasm -f elf64 -o a.o {main}", "ld -o a.out a.o" }, "./a.out" },
+	{ "ats", NULL, { "patscc -o a.out {main}" }, "./a.out" },
+	{ "bash", NULL, { NULL }, "bash {main}" },
+	{ "c", ".c", { "gcc -o a.out {main} {others} -lm" }, "./a.out" },
+	{ "clisp", NULL, { NULL },
+	    "sbcl --noinform --non-interactive --load {main}" },
+	{ "clojure", NULL, { NULL }, "clojure -M {main}" },
+	{ "cobol", ".cob .cbl .cpy", { "cobc -x -o a.out {main} {others}" },
+	    "./a.out" },
+	{ "coffeescript", NULL, { NULL }, "coffee {main}" },
+	{ "cpp", ".cpp .cc .cxx", { "g++ -o a.out {main} {others}" },
+	    "./a.out" },
+	{ "crystal", NULL, { NULL }, "crystal run {main}" },
+	{ "csharp", ".cs", { "mcs -out:a.exe {main} {others}" },
+	    "mono a.exe" },
+	{ "d", ".d", { "dmd -of=a.out {main} {others}" }, "./a.out" },
+	{ "dart", NULL, { NULL }, "dart {main}" },
+	{ "elixir", NULL, { NULL }, "elixir {main}" },
+	{ "elm", NULL, { "elm make --output=a.js {main}" }, "node a.js" },
+	{ "erlang", NULL, { NULL }, "escript {main}" },
+	/* F# wants the file with the entry point last. */
+	{ "fsharp", ".fs", { "fsharpc --nologo --out:a.exe {others} {main}" },
+	    "mono a.exe" },
+	{ "go", ".go", { NULL }, "go run {main} {others}" },
+	{ "groovy", NULL, { NULL }, "groovy {main}" },
+	{ "guile", NULL, { NULL }, "guile --no-auto-compile -s {main}" },
+	{ "hare", NULL, { NULL }, "hare run {main}" },
+	{ "haskell", NULL, { NULL }, "runghc {main}" },
+	{ "idris", NULL, { "idris2 -o a.out {main}" }, "./build/exec/a.out" },
+	{ "java", ".java", { "javac -d . {main} {others}" },
+	    "java -cp . {name}" },
+	{ "javascript", NULL, { NULL }, "node {main}" },
+	{ "julia", NULL, { NULL }, "julia {main}" },
+	{ "kotlin", ".kt",
+	    { "kotlinc {main} {others} -include-runtime -d a.jar" },
+	    "java -jar a.jar" },
+	{ "lua", NULL, { NULL }, "lua {main}" },
+	{ "mercury", NULL, { "mmc -o a.out {main}" }, "./a.out" },
+	{ "nim", NULL,
+	    { "nim compile --hints:off --nimcache:.nimcache -o:a.out {main}" },
+	    "./a.out" },
+	{ "nix", NULL, { NULL }, "nix-instantiate --eval {main}" },
+	/* OCaml links in order, so dependencies before the main file. */
+	{ "ocaml", ".ml", { "ocamlfind ocamlopt -package str,unix -linkpkg "
+	    "-o a.out {others} {main}" }, "./a.out" },
+	{ "pascal", NULL, { "fpc -oa.out {main}" }, "./a.out" },
+	{ "perl", NULL, { NULL }, "perl {main}" },
+	{ "php", NULL, { NULL }, "php {main}" },
+	{ "plaintext", NULL, { NULL }, "cat {main}" },
+	{ "python", NULL, { NULL }, "python3 {main}" },
+	{ "raku", NULL, { NULL }, "raku {main}" },
+	{ "ruby", NULL, { NULL }, "ruby {main}" },
+	{ "rust", NULL, { "rustc -o a.out {main}" }, "./a.out" },
+	{ "sac", NULL, { "sac2c -t seq -o a.out {main}" }, "./a.out" },
+	{ "scala", ".scala", { "scalac -d . {main} {others}" },
+	    "scala -cp . {name}" },
+	{ "swift", ".swift", { "swiftc -o a.out {main} {others}" },
+	    "./a.out" },
+	{ "typescript", ".ts", { "tsc {main} {others}" }, "node {stem}.js" },
+	{ "zig", NULL, { NULL }, "zig run {main}" },
+};
+
+static const struct language *
+languages_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(languages) / sizeof(languages[0]); i++)
+		if (strcmp(languages[i].name, name) == 0)
+			return &languages[i];
+	return NULL;
+}
+
+/* Writes s as one shell word; a leading '-' must not read as an option. */
+static void
+languages_quote(FILE *fp, const char *s, size_t len, int is_path)
+{
+	size_t i;
+
+	if (is_path && s[0] == '-')
+		fputs("./", fp);
+	fputc('\'', fp);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(s[i], fp);
+	}
+	fputc('\'', fp);
+}
+
+static int
+languages_has_ext(const char *name, const char *exts)
+{
+	size_t len = strlen(name), n;
+	const char *e;
+
+	for (e = exts; *e != '\0'; e += n + strspn(e + n, " ")) {
+		n = strcspn(e, " ");
+		if (len > n && memcmp(name + len - n, e, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+languages_others(FILE *fp, const struct language *lang,
+    const struct runner_files *files)
+{
+	const char *sep = "", *name;
+	size_t i;
+
+	for (i = 1; i < files->count; i++) {
+		name = files->v[i].name;
+		if (!languages_has_ext(name, lang->exts))
+			continue;
+		fputs(sep, fp);
+		languages_quote(fp, name, strlen(name), 1);
+		sep = " ";
+	}
+}
+
+/* Returns the template with its placeholders replaced, or NULL. */
+static char *
+languages_expand(const char *tmpl, const struct language *lang,
+    const struct runner_files *files)
+{
+	const char *main_file = files->v[0].name, *base, *dot, *p;
+	size_t size, stem_len;
+	char *out = NULL;
+	FILE *fp;
+
+	base = strrchr(main_file, '/');
+	base = base != NULL ? base + 1 : main_file;
+	dot = strrchr(base, '.');
+	stem_len = dot != NULL && dot != base ? (size_t)(dot - main_file) :
+	    strlen(main_file);
+	if ((fp = open_memstream(&out, &size)) == NULL)
+		return NULL;
+	/*
+	 * dash does not exec the last command of sh -c itself, so a program
+	 * killed by a signal would show up as sh's exit status 128+N.
+	 */
+	fputs("exec ", fp);
+	for (p = tmpl; *p != '\0'; p++) {
+		if (strncmp(p, "{main}", 6) == 0) {
+			languages_quote(fp, main_file, strlen(main_file), 1);
+			p += 5;
+		} else if (strncmp(p, "{others}", 8) == 0) {
+			languages_others(fp, lang, files);
+			p += 7;
+		} else if (strncmp(p, "{stem}", 6) == 0) {
+			languages_quote(fp, main_file, stem_len, 1);
+			p += 5;
+		} else if (strncmp(p, "{name}", 6) == 0) {
+			languages_quote(fp, base,
+			    stem_len - (size_t)(base - main_file), 0);
+			p += 5;
+		} else
+			fputc(*p, fp);
+	}
+	if (ferror(fp)) {
+		fclose(fp);
+		free(out);
+		return NULL;
+	}
+	if (fclose(fp) == EOF) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * Fills plan with the build and run commands of a language from the
+ * table, expanded for files (whose first name is the main file).  The
+ * caller frees plan->build[], plan->build and plan->run.  Returns -1 with
+ * the reason in err for an unknown language or an empty file list.
+ */
+int
+languages_plan(const char *language, const struct runner_files *files,
+    struct runner_plan *plan, char *err, size_t errlen)
+{
+	const struct language *lang;
+	size_t i;
+
+	plan->build = NULL;
+	plan->nbuild = 0;
+	plan->run = NULL;
+	if ((lang = languages_find(language)) == NULL) {
+		snprintf(err, errlen, "language: '%s' is not supported",
+		    language);
+		return -1;
+	}
+	if (files->count == 0) {
+		snprintf(err, errlen, "files: the language needs a main file");
+		return -1;
+	}
+	if ((plan->build = calloc(LANGUAGES_BUILD_MAX,
+	    sizeof(*plan->build))) == NULL)
+		goto fail;
+	for (i = 0; i < LANGUAGES_BUILD_MAX && lang->build[i] != NULL; i++) {
+		if ((plan->build[i] = languages_expand(lang->build[i], lang,
+		    files)) == NULL)
+			goto fail;
+		plan->nbuild++;
+	}
+	if ((plan->run = languages_expand(lang->run, lang, files)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "language: %s", strerror(errno));
+	for (i = 0; i < plan->nbuild; i++)
+		free(plan->build[i]);
+	free(plan->build);
+	plan->build = NULL;
+	plan->nbuild = 0;
+	return -1;
+}

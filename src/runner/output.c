@@ -1,0 +1,196 @@
+/*
+ * The result document: what captured bytes cost once encoded, UTF-8
+ * repair, and the JSON object itself.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+#define OUTPUT_JSON_FLAGS \
+	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char output_replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+/*
+ * Worst-case bytes one raw byte becomes in the document: json-c escapes
+ * these controls as two bytes and the others as \u00XX; a byte of 0x80 or
+ * more may turn out invalid and become U+FFFD.
+ */
+static size_t
+output_cost(unsigned char c)
+{
+	switch (c) {
+	case '\b':
+	case '\t':
+	case '\n':
+	case '\f':
+	case '\r':
+	case '"':
+	case '\\':
+		return 2;
+	default:
+		if (c < 0x20)
+			return 6;
+		return c >= 0x80 ? 3 : 1;
+	}
+}
+
+/*
+ * Returns how many leading bytes of data fit in *budget at their
+ * worst-case encoded size, and takes their cost from *budget.
+ */
+size_t
+output_take(const char *data, size_t len, size_t *budget)
+{
+	size_t i, cost;
+
+	for (i = 0; i < len; i++) {
+		cost = output_cost((unsigned char)data[i]);
+		if (cost > *budget)
+			break;
+		*budget -= cost;
+	}
+	return i;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s, or 0 with *bad set to the
+ * length of its maximal ill-formed prefix (Unicode 3.9, the WHATWG
+ * decoder), which becomes a single U+FFFD.  Overlong forms and surrogates
+ * are ill-formed because their second byte is out of range.
+ */
+static size_t
+output_sequence(const unsigned char *s, size_t n, size_t *bad)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t need, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		need = 1;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		need = 2;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		need = 3;
+	else {
+		*bad = 1;
+		return 0;
+	}
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	for (i = 1; i <= need; i++) {
+		if (i >= n || s[i] < lo || s[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return need + 1;
+}
+
+/*
+ * Returns a NUL-terminated copy of in[0..len) that is valid UTF-8, each
+ * ill-formed sequence replaced by U+FFFD; embedded NULs are kept and
+ * counted in *outlen.  NULL with errno set if memory runs out.
+ */
+char *
+output_utf8(const char *in, size_t len, size_t *outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0, o = 0, n, bad;
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 3) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* An ill-formed byte grows to at most three. */
+	if ((out = malloc(len * 3 + 1)) == NULL)
+		return NULL;
+	while (i < len) {
+		n = output_sequence(s + i, len - i, &bad);
+		if (n > 0) {
+			memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, output_replacement, 3);
+			o += 3;
+			i += bad;
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+static int
+output_add(struct json_object *obj, const char *key, const char *s,
+    size_t len)
+{
+	struct json_object *str;
+	size_t clean_len;
+	char *clean;
+	int rc = -1;
+
+	if ((clean = output_utf8(s, len, &clean_len)) == NULL)
+		return -1;
+	if ((str = json_object_new_string_len(clean, (int)clean_len)) == NULL)
+		goto cleanup;
+	if (json_object_object_add(obj, key, str) != 0) {
+		json_object_put(str);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(clean);
+	return rc;
+}
+
+/*
+ * Returns the result as one line of JSON without its newline (malloc'd,
+ * length in *len), or NULL if memory runs out.  Every string is made
+ * valid UTF-8 first.
+ */
+char *
+output_format(const struct runner_result *res, size_t *len)
+{
+	struct json_object *obj, *duration;
+	const char *text;
+	char *copy = NULL;
+
+	if ((obj = json_object_new_object()) == NULL)
+		return NULL;
+	if (output_add(obj, "stdout", res->out, res->outlen) == -1 ||
+	    output_add(obj, "stderr", res->err, res->errlen) == -1 ||
+	    output_add(obj, "error", res->error, strlen(res->error)) == -1)
+		goto cleanup;
+	if ((duration = json_object_new_int64(res->duration_ns)) == NULL)
+		goto cleanup;
+	if (json_object_object_add(obj, "duration", duration) != 0) {
+		json_object_put(duration);
+		goto cleanup;
+	}
+	if ((text = json_object_to_json_string_length(obj, OUTPUT_JSON_FLAGS,
+	    len)) == NULL)
+		goto cleanup;
+	if ((copy = malloc(*len + 1)) == NULL)
+		goto cleanup;
+	memcpy(copy, text, *len + 1);
+cleanup:
+	json_object_put(obj);
+	return copy;
+}

@@ -1,0 +1,92 @@
+/*
+ * runbox-runner internals: one header, grouped by the file that implements
+ * each function.  The runner runs inside every sandbox image, reads one
+ * glot-compatible JSON payload on stdin and prints one JSON result.
+ * Exported functions are named file_verb().
+ */
+#ifndef RUNBOX_RUNNER_H
+#define RUNBOX_RUNNER_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#define RUNNER_ERRLEN 256
+
+/* files.c */
+#define FILES_MAX 1000
+#define FILES_NAME_MAX 255
+#define FILES_CONTENT_MAX (16 * 1024 * 1024)
+
+struct runner_file {
+	const char *name; /* borrowed from the payload, like content */
+	const char *content;
+	size_t len;
+};
+
+struct runner_files {
+	struct runner_file *v; /* v[0] is the main file */
+	size_t count;
+};
+
+int files_check_name(const char *name, char *err, size_t errlen);
+int files_load(struct json_object *array, struct runner_files *files, char *err,
+    size_t errlen);
+int files_write(const struct runner_files *files, char *err, size_t errlen);
+void files_free(struct runner_files *files);
+
+/* languages.c */
+struct runner_plan {
+	char **build; /* shell commands run before the program, may be none */
+	size_t nbuild;
+	char *run;
+};
+
+int languages_plan(const char *language, const struct runner_files *files,
+    struct runner_plan *plan, char *err, size_t errlen);
+
+/* exec.c */
+struct exec_capture {
+	char *data;
+	size_t len;
+};
+
+struct exec_result {
+	struct exec_capture out;
+	struct exec_capture err;
+	int status;          /* waitpid() status of sh -c */
+	int timed_out;
+	int output_exceeded;
+};
+
+int exec_init(char *err, size_t errlen);
+long long exec_clock_ns(void);
+int exec_run(const char *command, const char *input, size_t inlen,
+    long long deadline_ns, size_t budget, struct exec_result *res, char *err,
+    size_t errlen);
+void exec_describe(const struct exec_result *res, long long time_limit_ms,
+    char *buf, size_t len);
+void exec_free(struct exec_result *res);
+
+/* output.c */
+/*
+ * Bytes of the result document kept for everything but the stdout and
+ * stderr strings: the keys, the duration and an error message of up to
+ * RUNNER_ERRLEN bytes even if every byte were escaped as \u00XX.
+ */
+#define OUTPUT_RESERVE 2048
+
+struct runner_result {
+	const char *out;
+	size_t outlen;
+	const char *err;
+	size_t errlen;
+	const char *error;
+	long long duration_ns;
+};
+
+size_t output_take(const char *data, size_t len, size_t *budget);
+char *output_utf8(const char *in, size_t len, size_t *outlen);
+char *output_format(const struct runner_result *res, size_t *len);
+
+#endif

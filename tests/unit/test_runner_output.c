@@ -1,0 +1,203 @@
+/*
+ * output.c: UTF-8 repair, the worst-case cost of captured bytes, and the
+ * result document, which must fit the output limit.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+#include "tap.h"
+
+/* True if output_utf8() turns in[0..len) into exactly want[0..wantlen). */
+static int
+utf8_is(const char *in, size_t len, const char *want, size_t wantlen)
+{
+	size_t outlen;
+	char *out;
+	int same;
+
+	if ((out = output_utf8(in, len, &outlen)) == NULL)
+		return 0;
+	same = outlen == wantlen && memcmp(out, want, wantlen) == 0 &&
+	    out[outlen] == '\0';
+	free(out);
+	return same;
+}
+
+#define UTF8_IS(in, want) utf8_is(in, sizeof(in) - 1, want, sizeof(want) - 1)
+#define FFFD "\xEF\xBF\xBD"
+
+static void
+test_utf8(void)
+{
+	ok(UTF8_IS("hello", "hello"), "ASCII is kept");
+	ok(UTF8_IS("", ""), "an empty string stays empty");
+	ok(UTF8_IS("\xC3\xA9t\xC3\xA9", "\xC3\xA9t\xC3\xA9"),
+	    "two-byte sequences are kept");
+	ok(UTF8_IS("\xE2\x82\xAC", "\xE2\x82\xAC"),
+	    "a three-byte sequence is kept");
+	ok(UTF8_IS("\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"),
+	    "a four-byte sequence is kept");
+	ok(UTF8_IS("\xEF\xBF\xBF\xF4\x8F\xBF\xBF",
+	    "\xEF\xBF\xBF\xF4\x8F\xBF\xBF"),
+	    "the highest code points are kept");
+	ok(UTF8_IS("a\0b", "a\0b"), "an embedded NUL is kept");
+	ok(UTF8_IS("a\xFF" "b", "a" FFFD "b"),
+	    "an invalid byte becomes U+FFFD");
+	ok(UTF8_IS("\x80", FFFD), "a lone continuation byte becomes U+FFFD");
+	ok(UTF8_IS("ab\xE2\x82", "ab" FFFD),
+	    "a sequence truncated at the end becomes one U+FFFD");
+	ok(UTF8_IS("\xE2\x82" "a", FFFD "a"),
+	    "a sequence cut short by ASCII becomes one U+FFFD");
+	ok(UTF8_IS("\xC0\xAF", FFFD FFFD),
+	    "an overlong two-byte form is rejected");
+	ok(UTF8_IS("\xE0\x80\xAF", FFFD FFFD FFFD),
+	    "an overlong three-byte form is rejected");
+	ok(UTF8_IS("\xF0\x80\x80\xAF", FFFD FFFD FFFD FFFD),
+	    "an overlong four-byte form is rejected");
+	ok(UTF8_IS("\xED\xA0\x80", FFFD FFFD FFFD),
+	    "a UTF-16 surrogate is rejected");
+	ok(UTF8_IS("\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD),
+	    "a code point above U+10FFFF is rejected");
+	ok(UTF8_IS("\xF5\x80", FFFD FFFD), "the lead byte 0xF5 is rejected");
+}
+
+/* The cost output_take() charges for data, all of which must fit. */
+static size_t
+cost(const char *data, size_t len)
+{
+	size_t budget = SIZE_MAX;
+
+	if (output_take(data, len, &budget) != len)
+		return 0;
+	return SIZE_MAX - budget;
+}
+
+#define COST(s) cost(s, sizeof(s) - 1)
+
+static void
+test_take(void)
+{
+	size_t budget, took;
+
+	ok(COST("abc") == 3, "a printable ASCII byte costs 1");
+	ok(COST("/") == 1, "'/' costs 1 (it is not escaped)");
+	ok(COST("\x7f") == 1, "DEL costs 1 (JSON does not escape it)");
+	ok(COST("\n\t\r\b\f") == 10, "short-escaped controls cost 2");
+	ok(COST("\"\\") == 4, "'\"' and '\\' cost 2");
+	ok(COST("\x01") == 6 && COST("\0") == 6 && COST("\x1f") == 6,
+	    "other controls cost 6 (\\u00XX)");
+	ok(COST("\xC3\xA9") == 6 && COST("\xFF") == 3,
+	    "bytes of 0x80 and more cost 3 (they may become U+FFFD)");
+
+	budget = 5;
+	took = output_take("abcdefg", 7, &budget);
+	ok(took == 5 && budget == 0,
+	    "only the bytes that fit the budget are taken");
+	budget = 5;
+	took = output_take("ab\x01", 3, &budget);
+	ok(took == 2 && budget == 3,
+	    "a byte that does not fit whole is not taken");
+	budget = 0;
+	took = output_take("a", 1, &budget);
+	ok(took == 0, "an empty budget takes nothing");
+}
+
+static void
+test_format(void)
+{
+	struct runner_result r = { "a\0b / \"q\"\n", 10, "e\xFF", 2,
+	    "Exit code: 1", 1234567890123LL };
+	struct json_object *root = NULL, *v;
+	size_t len;
+	char *text;
+
+	text = output_format(&r, &len);
+	ok(text != NULL && strlen(text) == len && strchr(text, '\n') == NULL,
+	    "a result is formatted as one line");
+	if (text != NULL)
+		root = json_tokener_parse(text);
+	ok(root != NULL && json_object_is_type(root, json_type_object),
+	    "the result parses back as a JSON object");
+	ok(json_object_object_length(root) == 4,
+	    "the result has exactly four members");
+	ok(json_object_object_get_ex(root, "stdout", &v) &&
+	    json_object_get_string_len(v) == 10 &&
+	    memcmp(json_object_get_string(v), r.out, 10) == 0,
+	    "stdout survives the round trip, NUL included");
+	ok(json_object_object_get_ex(root, "stderr", &v) &&
+	    strcmp(json_object_get_string(v), "e" FFFD) == 0,
+	    "an invalid byte in stderr comes back as U+FFFD");
+	ok(json_object_object_get_ex(root, "error", &v) &&
+	    strcmp(json_object_get_string(v), "Exit code: 1") == 0,
+	    "the error survives the round trip");
+	ok(json_object_object_get_ex(root, "duration", &v) &&
+	    json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) == 1234567890123LL,
+	    "the duration is an integer of nanoseconds");
+	ok(text != NULL && strstr(text, "\\/") == NULL,
+	    "'/' is not escaped");
+	json_object_put(root);
+	free(text);
+}
+
+/* Fills up to size bytes of a capture with the costliest kinds of byte. */
+static size_t
+fill(char *buf, size_t size, size_t *budget)
+{
+	static const char worst[] = "\x01\xFF\"\n\xC3";
+	size_t len = 0;
+
+	while (len < size && output_take(&worst[len % 5], 1, budget) == 1) {
+		buf[len] = worst[len % 5];
+		len++;
+	}
+	return len;
+}
+
+static void
+test_fits(void)
+{
+	const size_t limit = 102400;
+	char *out, *err, error[RUNNER_ERRLEN], *text;
+	size_t budget = limit - OUTPUT_RESERVE, len = 0;
+	struct runner_result r;
+
+	out = malloc(limit);
+	err = malloc(limit);
+	if (out == NULL || err == NULL) {
+		ok(0, "memory for the captures");
+		goto cleanup;
+	}
+	memset(error, '\x01', sizeof(error) - 1);
+	error[sizeof(error) - 1] = '\0';
+	r.out = out;
+	r.outlen = fill(out, limit / 8, &budget);
+	r.err = err;
+	r.errlen = fill(err, limit, &budget);
+	r.error = error;
+	r.duration_ns = LLONG_MIN;
+	text = output_format(&r, &len);
+	ok(text != NULL && budget == 0,
+	    "captures filled to the budget are formatted");
+	ok(len + 1 <= limit,
+	    "the worst-case result and its newline fit the limit (%zu <= %zu)",
+	    len + 1, limit);
+	free(text);
+cleanup:
+	free(out);
+	free(err);
+}
+
+int
+main(void)
+{
+	test_utf8();
+	test_take();
+	test_format();
+	test_fits();
+	return tap_done();
+}
