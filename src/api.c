@@ -21,11 +21,13 @@ struct api_route {
 static void api_root(struct api_context *);
 static void api_version(struct api_context *);
 static void api_run(struct api_context *);
+static void api_status(struct api_context *);
 
 static const struct api_route api_routes[] = {
 	{ "/", "GET", 0, api_root },
 	{ "/version", "GET", 1, api_version },
 	{ "/run", "POST", 1, api_run },
+	{ "/status", "GET", 1, api_status },
 };
 
 void
@@ -59,22 +61,31 @@ api_reason(int status)
 
 /* libfcgi's own printf lacks %zu and friends: format headers here. */
 static void
-api_reply(struct api_context *ctx, int status, const char *extra,
-    const char *body, size_t len)
+api_reply_typed(struct api_context *ctx, int status, const char *type,
+    const char *extra, const char *body, size_t len, const char *tail)
 {
 	char head[512];
 	int n;
 
 	ctx->status = status;
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "X-Request-Id: %s\r\n%s\r\n", status, api_reason(status), len + 1,
-	    ctx->request_id, extra ? extra : "");
+	    "X-Request-Id: %s\r\n%s\r\n", status, api_reason(status), type,
+	    len + strlen(tail), ctx->request_id, extra ? extra : "");
 	FCGX_PutStr(head, n, ctx->req->out);
 	FCGX_PutStr(body, (int)len, ctx->req->out);
-	FCGX_PutChar('\n', ctx->req->out);
+	FCGX_PutS(tail, ctx->req->out);
+}
+
+/* A JSON answer; a newline ends the body, as curl users expect. */
+static void
+api_reply(struct api_context *ctx, int status, const char *extra,
+    const char *body, size_t len)
+{
+	api_reply_typed(ctx, status, "application/json", extra, body, len,
+	    "\n");
 }
 
 static void
@@ -174,6 +185,17 @@ done:
 	util_buf_free(&resp);
 }
 
+static void
+api_status(struct api_context *ctx)
+{
+	struct buf body = { 0 };
+	const char *type = status_render(api_param(ctx, "QUERY_STRING"), &body);
+
+	api_reply_typed(ctx, 200, type, NULL, body.data ? body.data : "",
+	    body.len, "");
+	util_buf_free(&body);
+}
+
 /* Read exactly CONTENT_LENGTH bytes of body, refusing what is too big. */
 static int
 api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
@@ -224,6 +246,7 @@ api_run(struct api_context *ctx)
 	const char *payload;
 	size_t len;
 
+	ctx->is_run = 1;
 	if (request_check_content_type(api_param(ctx, "CONTENT_TYPE"), &e) ==
 	    -1 || api_read_body(ctx, &body, &e) == -1 ||
 	    request_parse_run(body.data, body.len, &rr, &e) == -1)
@@ -241,7 +264,7 @@ api_run(struct api_context *ctx)
 	ctx->run->deadline = util_now_ms() + im->limits.execution_time;
 	if (run_start(ctx->docker, ctx->conf, im, ctx->run, &e) == -1 ||
 	    run_finish(ctx->docker, im, ctx->run, payload, len, &out,
-	    &e) == -1)
+	    &ctx->outcome, &e) == -1)
 		goto fail;
 	api_reply(ctx, 200, NULL, out.data, out.len);
 	goto done;

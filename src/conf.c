@@ -66,6 +66,15 @@ static const struct conf_key conf_keys[] = {
 	{ "server", "instance", CONF_STRING, 1, 63, "default", C(instance) },
 	{ "server", "shutdown_timeout", CONF_DURATION, 0, 3600 * 1000, "30s",
 	    C(shutdown_timeout) },
+	{ "server", "user", CONF_STRING, 1, 64, NULL, C(run_user) },
+	{ "server", "group", CONF_STRING, 1, 64, NULL, C(run_group) },
+	{ "server", "pid_file", CONF_STRING, 2, PATH_MAX, NULL, C(pid_file) },
+	{ "server", "max_requests", CONF_INT, 0, 1000000000, "1000",
+	    C(max_requests) },
+	{ "server", "kill_grace", CONF_DURATION, 1000, 3600 * 1000, "10s",
+	    C(kill_grace) },
+	{ "server", "reap_interval", CONF_DURATION, 1000, 3600 * 1000, "30s",
+	    C(reap_interval) },
 
 	{ "docker", "endpoint", CONF_STRING, 1, PATH_MAX,
 	    "unix:///var/run/docker.sock", C(docker_endpoint) },
@@ -598,7 +607,15 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->nimages == 0)
 		return conf_fail(err, errlen, "%s: no [image.NAME] section: "
 		    "at least one image must be allowed", c->path);
+	if (c->pid_file != NULL && c->pid_file[0] != '/')
+		return conf_fail(err, errlen, "%s: [server] pid_file: an "
+		    "absolute path", c->path);
+	if (c->run_group != NULL && c->run_user == NULL)
+		return conf_fail(err, errlen, "%s: [server] group: needs "
+		    "[server] user", c->path);
 	for (i = 0; i < c->nimages; i++) {
+		if (c->images[i].limits.execution_time > c->max_run_time)
+			c->max_run_time = c->images[i].limits.execution_time;
 		if (c->images[i].limits.nofile_soft >
 		    c->images[i].limits.nofile_hard)
 			return conf_fail(err, errlen, "%s: [image.%s] "

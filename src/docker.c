@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@
 #include <curl/curl.h>
 
 #include "runbox.h"
+
+/* Set by a worker's SIGTERM handler: calls in progress give up. */
+volatile sig_atomic_t docker_cancelled;
 
 struct docker_sink {
 	docker_sink_fn fn;
@@ -92,6 +96,14 @@ docker_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 static int
+docker_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return docker_cancelled ? 1 : 0;
+}
+
+static int
 docker_buf_sink(void *arg, const char *data, size_t len)
 {
 	struct docker_buf_sink *s = arg;
@@ -120,6 +132,11 @@ docker_stream(struct docker *d, const char *method, const char *path,
 	d->error[0] = '\0';
 	d->timed_out = d->truncated = d->unreachable = 0;
 	*status = 0;
+	if (docker_cancelled) {
+		snprintf(d->error, sizeof(d->error), "%s %s: cancelled", method,
+		    path);
+		return -1;
+	}
 	if (timeout_ms < 1) {
 		d->timed_out = 1;
 		snprintf(d->error, sizeof(d->error), "%s %s: no time left",
@@ -139,6 +156,8 @@ docker_stream(struct docker *d, const char *method, const char *path,
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, docker_progress_cb);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "POST") == 0) {
 		headers = curl_slist_append(headers,
@@ -236,7 +255,7 @@ docker_poll(int fd, short events, long long deadline)
 	int rc;
 
 	for (;;) {
-		if ((left = deadline - util_now_ms()) <= 0)
+		if (docker_cancelled || (left = deadline - util_now_ms()) <= 0)
 			return 0;
 		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
 		if (rc > 0 || (rc == -1 && errno != EINTR))

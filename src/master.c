@@ -1,8 +1,11 @@
 /*
- * The master: fork the workers, respawn any that die, and on SIGTERM or
- * SIGINT stop them gracefully (in-flight runs finish, bounded by
- * shutdown_timeout, then SIGKILL) and remove any container they left.
- * Signal handlers only write the signal number to a self-pipe.
+ * The master, after php-fpm's process manager: it forks the workers and
+ * respawns any that die, replaces them all on SIGHUP with a new
+ * configuration (old workers finish their run first), kills a worker whose
+ * request overstays its deadline, removes containers that no live worker
+ * owns, and stops in steps on SIGTERM, SIGINT or SIGQUIT: stop accepting
+ * and let runs finish (shutdown_timeout), then abort them (SIGTERM), then
+ * SIGKILL.  Signal handlers only write the signal number to a self-pipe.
  */
 #include "config.h"
 
@@ -17,15 +20,19 @@
 
 #include "runbox.h"
 
-/* A worker that dies sooner than this after its start is respawned only
- * after this much time, so a broken setup does not spin. */
+#define MASTER_TICK_MS 250
+/* A worker that dies sooner than this after its start is replaced only
+ * this much later, so that a broken setup does not spin. */
 #define MASTER_RESPAWN_MS 1000
+/* How long aborted runs get to remove their containers before SIGKILL. */
+#define MASTER_ABORT_MS 5000
 
 struct master {
-	const struct conf *conf;
+	struct conf *conf;
 	int listen_fd;
-	pid_t *pids;
-	long long *started;
+	struct scoreboard *sb;
+	long long respawn_after;
+	long long next_reap;
 	int stopping;
 };
 
@@ -44,7 +51,7 @@ master_on_signal(int sig)
 static int
 master_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP };
 	struct sigaction sa;
 	size_t i;
 
@@ -63,14 +70,20 @@ master_signals(void)
 	return 0;
 }
 
-/* Fork worker slot i.  Signals stay blocked across fork() so that the
- * child never runs the master's handlers. */
+/* Fork one worker of the current generation.  Signals stay blocked across
+ * fork() so that the child never runs the master's handlers. */
 static void
-master_spawn(struct master *m, long i)
+master_spawn(struct master *m)
 {
+	struct scoreboard_slot *slot;
 	sigset_t all, old;
 	pid_t pid;
 
+	if ((slot = scoreboard_claim(m->sb->generation, util_now_ms())) ==
+	    NULL) {
+		log_warnx("master: no free scoreboard slot");
+		return;
+	}
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -78,80 +91,132 @@ master_spawn(struct master *m, long i)
 		close(master_pipe[0]);
 		close(master_pipe[1]);
 		/* exit(), not _exit(): LeakSanitizer checks at exit. */
-		exit(worker_main(m->conf, m->listen_fd));
+		exit(worker_main(m->conf, m->listen_fd, slot));
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
-		log_warn("master: fork worker %ld", i);
+		log_warn("master: fork");
+		scoreboard_release(slot);
 		return;
 	}
-	m->pids[i] = pid;
-	m->started[i] = util_now_ms();
+	__atomic_store_n(&slot->pid, pid, __ATOMIC_RELEASE);
 }
 
-static long
-master_slot(const struct master *m, pid_t pid)
+/* Count live workers: of the current generation only, or all. */
+static int
+master_count(const struct master *m, int current_only)
 {
-	long i;
+	const struct scoreboard_slot *s;
+	int n = 0;
+	size_t i;
 
-	for (i = 0; i < m->conf->workers; i++)
-		if (m->pids[i] == pid)
-			return i;
-	return -1;
+	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
+		s = &m->sb->slots[i];
+		if (s->pid > 0 && (!current_only ||
+		    s->generation == m->sb->generation))
+			n++;
+	}
+	return n;
+}
+
+static void
+master_signal_workers(struct master *m, int sig, int old_only)
+{
+	const struct scoreboard_slot *s;
+	size_t i;
+
+	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
+		s = &m->sb->slots[i];
+		if (s->pid > 0 && (!old_only ||
+		    s->generation != m->sb->generation))
+			kill(s->pid, sig);
+	}
 }
 
 static int
-master_alive(const struct master *m)
+master_owns(pid_t worker, void *arg)
 {
-	long i;
-	int n = 0;
+	(void)arg;
+	return worker > 0 && scoreboard_find(worker) != NULL;
+}
 
-	for (i = 0; i < m->conf->workers; i++)
-		n += m->pids[i] > 0;
-	return n;
+/* Remove containers no live worker owns (all of them when all is set). */
+static void
+master_reap_containers(struct master *m, int all)
+{
+	struct docker d;
+	int n;
+
+	m->next_reap = util_now_ms() + m->conf->reap_interval;
+	if (docker_open(&d, m->conf) == -1)
+		return;
+	if ((n = run_reap(&d, m->conf, all ? NULL : master_owns, NULL)) > 0) {
+		log_info("removed %d orphaned containers of instance %s", n,
+		    m->conf->instance);
+		__atomic_add_fetch(&m->sb->reaped, n, __ATOMIC_RELAXED);
+	}
+	docker_close(&d);
 }
 
 static void
 master_reap_children(struct master *m)
 {
+	struct scoreboard_slot *s;
+	int status, orphans = 0;
 	pid_t pid;
-	long i;
-	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((i = master_slot(m, pid)) == -1)
+		if ((s = scoreboard_find(pid)) == NULL)
 			continue;
-		m->pids[i] = 0;
-		if (m->stopping)
-			continue;
-		if (WIFSIGNALED(status))
-			log_warnx("worker %ld (pid %ld) killed by signal %d",
-			    i, (long)pid, WTERMSIG(status));
-		else
-			log_warnx("worker %ld (pid %ld) exited with status %d",
-			    i, (long)pid, WEXITSTATUS(status));
+		if (WIFSIGNALED(status)) {
+			log_warnx("worker %ld killed by signal %d", (long)pid,
+			    WTERMSIG(status));
+			orphans = 1;
+		} else if (WEXITSTATUS(status) != 0) {
+			log_warnx("worker %ld exited with status %d",
+			    (long)pid, WEXITSTATUS(status));
+		}
+		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
+		    util_now_ms() - s->started < MASTER_RESPAWN_MS)
+			m->respawn_after = util_now_ms() + MASTER_RESPAWN_MS;
+		scoreboard_release(s);
 	}
+	/* A killed worker may have left its container: remove it now. */
+	if (orphans && !m->stopping)
+		master_reap_containers(m, 0);
 }
 
+/*
+ * Load the file again; on success new workers start with it and the old
+ * ones finish their run and exit.  On error the old configuration stays.
+ */
 static void
-master_respawn(struct master *m)
+master_reload(struct master *m)
 {
-	long i;
+	struct conf *next;
+	char err[1024];
 
-	for (i = 0; i < m->conf->workers; i++)
-		if (m->pids[i] == 0 && !m->stopping &&
-		    util_now_ms() - m->started[i] >= MASTER_RESPAWN_MS)
-			master_spawn(m, i);
-}
-
-static void
-master_kill_all(struct master *m, int sig)
-{
-	long i;
-
-	for (i = 0; i < m->conf->workers; i++)
-		if (m->pids[i] > 0)
-			kill(m->pids[i], sig);
+	if ((next = calloc(1, sizeof(*next))) == NULL ||
+	    conf_load(m->conf->path, next, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: %s",
+		    next ? err : "out of memory");
+		free(next);
+		return;
+	}
+	if ((next->listen == NULL) != (m->conf->listen == NULL) ||
+	    (next->listen && strcmp(next->listen, m->conf->listen) != 0))
+		log_warnx("reload: [server] listen changed; it takes effect at "
+		    "the next start");
+	if (strcmp(next->log, m->conf->log) != 0)
+		log_init(next->log, "runboxd");
+	conf_free(m->conf);
+	free(m->conf);
+	m->conf = next;
+	__atomic_add_fetch(&m->sb->generation, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&m->sb->reloads, 1, __ATOMIC_RELAXED);
+	master_signal_workers(m, SIGQUIT, 1);
+	log_info("reloaded %s: generation %u, %lld workers", m->conf->path,
+	    m->sb->generation, m->conf->workers);
 }
 
 /* Read pending signals; returns -1 when the pool must stop. */
@@ -166,10 +231,9 @@ master_handle_signals(struct master *m)
 		for (i = 0; i < n; i++) {
 			if (sigs[i] == SIGCHLD)
 				master_reap_children(m);
-			else if (sigs[i] == SIGHUP)
-				log_warnx("SIGHUP: configuration reload is not "
-				    "supported yet; restart runboxd instead");
-			else
+			else if (sigs[i] == SIGHUP && !m->stopping)
+				master_reload(m);
+			else if (sigs[i] != SIGHUP)
 				stop = 1;
 		}
 	return stop ? -1 : 0;
@@ -186,68 +250,103 @@ master_poll(struct master *m, int timeout_ms)
 	return 0;
 }
 
-/* SIGTERM the workers, wait up to shutdown_timeout, then SIGKILL. */
+/* SIGKILL a worker whose request is past its deadline and the grace. */
+static void
+master_kill_overdue(struct master *m)
+{
+	const struct scoreboard_slot *s;
+	long long now = util_now_ms();
+	size_t i;
+
+	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
+		s = &m->sb->slots[i];
+		if (s->pid > 0 && s->state == SLOT_BUSY &&
+		    now > s->deadline + m->conf->kill_grace) {
+			log_warnx("worker %ld is %lld ms past its request's "
+			    "deadline: killing it", (long)s->pid,
+			    now - s->deadline);
+			kill(s->pid, SIGKILL);
+		}
+	}
+}
+
+static void
+master_tick(struct master *m)
+{
+	int n;
+
+	if (util_now_ms() >= m->respawn_after)
+		for (n = master_count(m, 1); n < m->conf->workers; n++)
+			master_spawn(m);
+	master_kill_overdue(m);
+	if (util_now_ms() >= m->next_reap)
+		master_reap_containers(m, 0);
+}
+
+/* Wait for the workers to exit until deadline; 0 once none is left. */
+static int
+master_wait_workers(struct master *m, long long deadline)
+{
+	long long left;
+
+	while (master_count(m, 0) > 0 && (left = deadline - util_now_ms()) > 0)
+		master_poll(m, left > MASTER_TICK_MS ? MASTER_TICK_MS :
+		    (int)left);
+	return master_count(m, 0) > 0 ? -1 : 0;
+}
+
+/* Stop accepting, let runs finish, abort them, then SIGKILL. */
 static void
 master_stop(struct master *m)
 {
-	long long deadline = util_now_ms() + m->conf->shutdown_timeout;
-	long long left;
-
 	m->stopping = 1;
-	log_info("stopping %d workers", master_alive(m));
-	master_kill_all(m, SIGTERM);
-	while (master_alive(m) > 0 && (left = deadline - util_now_ms()) > 0)
-		master_poll(m, left > 1000 ? 1000 : (int)left);
-	if (master_alive(m) > 0) {
-		log_warnx("%d workers still busy after %lld ms: killing them",
-		    master_alive(m), m->conf->shutdown_timeout);
-		master_kill_all(m, SIGKILL);
-		while (master_alive(m) > 0)
-			master_poll(m, 100);
-	}
-}
-
-static void
-master_reap_containers(const struct conf *c, const char *when)
-{
-	struct docker d;
-	int n;
-
-	if (docker_open(&d, c) == -1)
+	log_info("stopping %d workers", master_count(m, 0));
+	master_signal_workers(m, SIGQUIT, 0);
+	if (master_wait_workers(m, util_now_ms() +
+	    m->conf->shutdown_timeout) == 0)
 		return;
-	if ((n = run_reap(&d, c)) > 0)
-		log_info("%s: removed %d containers of instance %s", when, n,
-		    c->instance);
-	docker_close(&d);
+	log_warnx("%d workers still busy after %lld ms: aborting their runs",
+	    master_count(m, 0), m->conf->shutdown_timeout);
+	master_signal_workers(m, SIGTERM, 0);
+	if (master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS) == 0)
+		return;
+	log_warnx("%d workers did not stop: killing them", master_count(m, 0));
+	master_signal_workers(m, SIGKILL, 0);
+	master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS);
 }
 
-/* Run the pool until told to stop.  Returns the process exit status. */
+/*
+ * Run the pool until told to stop.  The master owns conf from here (a
+ * reload replaces it).  Returns the process exit status.
+ */
 int
-master_run(const struct conf *c, int listen_fd)
+master_run(struct conf *c, int listen_fd)
 {
-	struct master m = { c, listen_fd, NULL, NULL, 0 };
-	long i;
+	struct master m = { c, listen_fd, NULL, 0, 0, 0 };
+	int flags;
 
-	if (master_signals() == -1)
-		return 1;
-	m.pids = calloc((size_t)c->workers, sizeof(*m.pids));
-	m.started = calloc((size_t)c->workers, sizeof(*m.started));
-	if (m.pids == NULL || m.started == NULL) {
-		log_warnx("master: out of memory");
-		return 1;
+	if (master_signals() == -1 || (m.sb = scoreboard_create()) == NULL)
+		goto fail;
+	/* Workers poll the socket and must never block in accept(). */
+	if ((flags = fcntl(listen_fd, F_GETFL)) == -1 ||
+	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		log_warn("master: listen socket");
+		goto fail;
 	}
-	master_reap_containers(c, "start");
-	for (i = 0; i < c->workers; i++)
-		master_spawn(&m, i);
+	master_reap_containers(&m, 1);
 	log_info("runboxd %s ready: %lld workers, instance %s", PACKAGE_VERSION,
 	    c->workers, c->instance);
 	do
-		master_respawn(&m);
-	while (master_poll(&m, MASTER_RESPAWN_MS) == 0);
+		master_tick(&m);
+	while (master_poll(&m, MASTER_TICK_MS) == 0);
 	master_stop(&m);
-	master_reap_containers(c, "stop");
+	master_reap_containers(&m, 1);
 	log_info("stopped");
-	free(m.pids);
-	free(m.started);
+	conf_free(m.conf);
+	free(m.conf);
 	return 0;
+fail:
+	conf_free(m.conf);
+	free(m.conf);
+	return 1;
 }

@@ -107,7 +107,7 @@ run_create_body(const struct conf *c, const struct image *im,
     const char *request_id)
 {
 	json_object *root = json_object_new_object(), *env, *labels;
-	char *body;
+	char *body, worker[24];
 
 	json_object_object_add(root, "Image", json_object_new_string(im->name));
 	json_object_object_add(root, "Hostname",
@@ -133,6 +133,9 @@ run_create_body(const struct conf *c, const struct image *im,
 	    json_object_new_string(c->instance));
 	json_object_object_add(labels, RUNBOX_LABEL_REQUEST,
 	    json_object_new_string(request_id));
+	snprintf(worker, sizeof(worker), "%ld", (long)getpid());
+	json_object_object_add(labels, RUNBOX_LABEL_WORKER,
+	    json_object_new_string(worker));
 	json_object_object_add(root, "Labels", labels);
 	json_object_object_add(root, "HostConfig",
 	    run_host_config(c, &im->limits));
@@ -149,7 +152,10 @@ run_docker_error(struct docker *d, long status, const struct buf *resp,
 {
 	char msg[RUN_MESSAGE_MAX];
 
-	if (d->unreachable)
+	if (docker_cancelled)
+		api_error_set(e, 503, "server.stopping", "runboxd is stopping; "
+		    "the run was cancelled");
+	else if (d->unreachable)
 		api_error_set(e, 503, "docker.unavailable", "Docker is not "
 		    "reachable: %s", d->error);
 	else if (d->error[0] != '\0')
@@ -262,10 +268,27 @@ run_output_sink(void *arg, const char *data, size_t len)
 	return stream_feed(&o->demux, data, len, run_output_put, o);
 }
 
+/* What the runner's "error" says happened to the program. */
+static enum outcome
+run_outcome(json_object *result)
+{
+	json_object *v;
+	const char *error;
+
+	if (!json_object_object_get_ex(result, "error", &v) ||
+	    (error = json_object_get_string(v)) == NULL || *error == '\0')
+		return OUTCOME_OK;
+	if (strncmp(error, "Timeout", 7) == 0)
+		return OUTCOME_TIMEOUT;
+	if (strncmp(error, "Output limit", 12) == 0)
+		return OUTCOME_OUTPUT_LIMIT;
+	return OUTCOME_PROGRAM_ERROR;
+}
+
 /* The runner's answer must be one JSON object on stdout, nothing else. */
 static int
 run_check_result(struct run_output *o, long exit_code, struct buf *out,
-    struct api_error *e)
+    enum outcome *outcome, struct api_error *e)
 {
 	json_object *root;
 	size_t len = o->out.len;
@@ -290,6 +313,7 @@ run_check_result(struct run_output *o, long exit_code, struct buf *out,
 			    "The runner's output is not a JSON object");
 		return -1;
 	}
+	*outcome = run_outcome(root);
 	json_object_put(root);
 	util_buf_reset(out);
 	return util_buf_append(out, o->out.data, len);
@@ -313,7 +337,8 @@ run_exit_code(const struct buf *resp)
  */
 int
 run_finish(struct docker *d, const struct image *im, struct run *r,
-    const char *payload, size_t len, struct buf *out, struct api_error *e)
+    const char *payload, size_t len, struct buf *out, enum outcome *outcome,
+    struct api_error *e)
 {
 	struct run_output o = { .max = (size_t)im->limits.output_size };
 	struct buf resp = { 0 };
@@ -363,7 +388,7 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 		    " and a cut frame" : "");
 		goto done;
 	}
-	rc = run_check_result(&o, exit_code, out, e);
+	rc = run_check_result(&o, exit_code, out, outcome, e);
 done:
 	util_buf_free(&o.out);
 	util_buf_free(&o.err);
@@ -410,24 +435,37 @@ run_remove(struct docker *d, const struct conf *c, struct run *r)
 	r->id[0] = '\0';
 }
 
+/* The worker pid in a container's labels, or 0. */
+static pid_t
+run_worker_of(json_object *container)
+{
+	json_object *labels, *v;
+
+	if (!json_object_object_get_ex(container, "Labels", &labels) ||
+	    !json_object_object_get_ex(labels, RUNBOX_LABEL_WORKER, &v))
+		return 0;
+	return (pid_t)atol(json_object_get_string(v));
+}
+
 /*
- * Remove every container of this instance: those left by a worker that
- * was killed, or by an earlier runboxd that died.  Returns how many.
+ * Remove the containers of this instance that no live worker owns: owned()
+ * says whether a worker pid is alive; NULL removes them all (at start and
+ * stop).  Returns how many were removed, or -1.
  */
 int
-run_reap(struct docker *d, const struct conf *c)
+run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
+    void *arg)
 {
 	struct buf resp = { 0 };
-	json_object *root = NULL, *id;
+	json_object *root = NULL, *item, *id;
 	char path[512], *filter;
-	CURL *curl = d->curl;
 	long status;
 	size_t i;
 	int n = -1;
 
 	snprintf(path, sizeof(path), "{\"label\":[\"%s=%s\"]}",
 	    RUNBOX_LABEL_INSTANCE, c->instance);
-	if ((filter = curl_easy_escape(curl, path, 0)) == NULL)
+	if ((filter = curl_easy_escape(d->curl, path, 0)) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
 	    filter);
@@ -440,11 +478,14 @@ run_reap(struct docker *d, const struct conf *c)
 	}
 	root = json_tokener_parse(resp.data);
 	n = 0;
-	for (i = 0; i < json_object_array_length(root); i++)
-		if (json_object_object_get_ex(json_object_array_get_idx(root,
-		    i), "Id", &id) &&
-		    run_delete(d, json_object_get_string(id)) == 0)
+	for (i = 0; i < json_object_array_length(root); i++) {
+		item = json_object_array_get_idx(root, i);
+		if (!json_object_object_get_ex(item, "Id", &id) ||
+		    (owned && owned(run_worker_of(item), arg)))
+			continue;
+		if (run_delete(d, json_object_get_string(id)) == 0)
 			n++;
+	}
 done:
 	json_object_put(root);
 	util_buf_free(&resp);

@@ -6,6 +6,7 @@
 #define RUNBOX_H
 
 #include <stdarg.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@
 #define RUNBOX_LABEL_SERVICE "runbox.service"
 #define RUNBOX_LABEL_INSTANCE "runbox.instance"
 #define RUNBOX_LABEL_REQUEST "runbox.request"
+#define RUNBOX_LABEL_WORKER "runbox.worker"
 
 /* util.c */
 struct buf {
@@ -72,6 +74,13 @@ struct conf {
 	char *log;
 	char *instance;
 	long long shutdown_timeout; /* ms */
+	char *run_user;  /* the user runboxd drops to when started as root */
+	char *run_group;
+	char *pid_file;
+	long long max_requests; /* per worker; 0 = no limit */
+	long long kill_grace;    /* ms past a request's deadline */
+	long long reap_interval; /* ms */
+	long long max_run_time;  /* ms, the longest execution_time */
 	/* [docker] */
 	char *docker_endpoint;
 	char *docker_api_version;
@@ -103,6 +112,53 @@ void conf_free(struct conf *c);
 const struct image *conf_find_image(const struct conf *c, const char *name);
 int conf_parse_size(const char *s, long long *out);
 int conf_parse_duration(const char *s, long long *out_ms);
+
+/* scoreboard.c */
+#define SCOREBOARD_SLOTS 1024
+#define SCOREBOARD_BUCKETS 9
+enum outcome {
+	OUTCOME_OK,
+	OUTCOME_PROGRAM_ERROR,
+	OUTCOME_TIMEOUT,
+	OUTCOME_OUTPUT_LIMIT,
+	OUTCOME_DOCKER_ERROR,
+	OUTCOME_REJECTED,
+	OUTCOME_MAX
+};
+enum slot_state { SLOT_IDLE, SLOT_BUSY };
+struct scoreboard_slot {
+	pid_t pid;      /* 0: free */
+	unsigned generation;
+	int state;
+	long long started;  /* ms, monotonic */
+	long long deadline; /* ms, monotonic: the request must be over by then */
+	long long requests;
+};
+struct scoreboard {
+	long long started; /* time(NULL) of the master's start */
+	unsigned generation;
+	long long reloads;
+	long long requests;
+	long long runs;
+	long long outcomes[OUTCOME_MAX];
+	long long latency[SCOREBOARD_BUCKETS + 1]; /* last: above all */
+	long long latency_sum_ms;
+	long long reaped;
+	struct scoreboard_slot slots[SCOREBOARD_SLOTS];
+};
+extern const long long scoreboard_buckets[SCOREBOARD_BUCKETS];
+extern const char *const scoreboard_outcome_names[OUTCOME_MAX];
+struct scoreboard *scoreboard_create(void);
+struct scoreboard *scoreboard_get(void);
+struct scoreboard_slot *scoreboard_claim(unsigned generation, long long now);
+struct scoreboard_slot *scoreboard_find(pid_t pid);
+void scoreboard_release(struct scoreboard_slot *s);
+void scoreboard_busy(struct scoreboard_slot *s, long long deadline);
+void scoreboard_idle(struct scoreboard_slot *s);
+void scoreboard_count(int is_run, enum outcome outcome, long long ms);
+
+/* status.c */
+const char *status_render(const char *query, struct buf *body);
 
 /* listen.c */
 int listen_open(const struct conf *c);
@@ -158,6 +214,7 @@ struct docker {
 	int truncated;   /* the sink refused more of the answer */
 	int unreachable; /* dockerd's socket could not be connected */
 };
+extern volatile sig_atomic_t docker_cancelled;
 typedef int (*docker_sink_fn)(void *arg, const char *data, size_t len);
 int docker_open(struct docker *d, const struct conf *c);
 void docker_close(struct docker *d);
@@ -183,9 +240,12 @@ struct run {
 int run_start(struct docker *d, const struct conf *c, const struct image *im,
     struct run *r, struct api_error *e);
 int run_finish(struct docker *d, const struct image *im, struct run *r,
-    const char *payload, size_t len, struct buf *out, struct api_error *e);
+    const char *payload, size_t len, struct buf *out, enum outcome *outcome,
+    struct api_error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
-int run_reap(struct docker *d, const struct conf *c);
+typedef int (*run_owned_fn)(pid_t worker, void *arg);
+int run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
+    void *arg);
 char *run_create_body(const struct conf *c, const struct image *im,
     const char *request_id);
 
@@ -196,6 +256,8 @@ struct api_context {
 	FCGX_Request *req;
 	char request_id[40];
 	char image[256]; /* for the request log */
+	int is_run;
+	enum outcome outcome; /* of a run answered with 200 */
 	int status;
 	const char *error_code;
 	struct run *run; /* the container to remove after the reply */
@@ -204,9 +266,10 @@ void api_handle(struct api_context *ctx);
 void api_reply_error(struct api_context *ctx, const struct api_error *e);
 
 /* worker.c */
-int worker_main(const struct conf *c, int listen_fd);
+int worker_main(const struct conf *c, int listen_fd,
+    struct scoreboard_slot *slot);
 
 /* master.c */
-int master_run(const struct conf *c, int listen_fd);
+int master_run(struct conf *c, int listen_fd);
 
 #endif

@@ -1,13 +1,22 @@
 /*
  * A worker: accept one FastCGI request at a time, answer it, then remove
- * its container after the answer is on its way.  SIGTERM lets the run in
- * progress finish and ends the loop.
+ * its container after the answer is on its way.
+ *
+ * The worker accepts connections itself (poll, then accept on the
+ * non-blocking listen socket) and hands each one to libfcgi, so that the
+ * stop signals are taken only while it waits: SIGQUIT (finish the run in
+ * progress, then exit) stays blocked except inside ppoll().  SIGTERM
+ * (abort the run in progress) is taken at any time and makes the Docker
+ * calls give up; the container is removed all the same.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "runbox.h"
@@ -15,24 +24,26 @@
 static volatile sig_atomic_t worker_stopping;
 
 static void
-worker_on_term(int sig)
+worker_on_signal(int sig)
 {
-	(void)sig;
 	worker_stopping = 1;
-	FCGX_ShutdownPending();
+	if (sig == SIGTERM)
+		docker_cancelled = 1;
 }
 
+/* Install the handlers; returns the mask to wait with in ppoll(). */
 static void
-worker_signals(void)
+worker_signals(sigset_t *waitmask)
 {
 	struct sigaction sa;
-	sigset_t all;
+	sigset_t mask;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: SIGTERM must interrupt a blocking accept(). */
-	sa.sa_handler = worker_on_term;
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = worker_on_signal;
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	/* The master decides what Ctrl-C and SIGHUP mean for the pool. */
 	sigaction(SIGINT, &sa, NULL);
@@ -40,61 +51,142 @@ worker_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGQUIT);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	sigemptyset(waitmask);
+}
+
+/*
+ * Wait for a connection and accept it; -1 when told to stop.  Several
+ * workers may wake for one connection: the losers see EAGAIN.
+ */
+static int
+worker_accept(int listen_fd, const sigset_t *waitmask)
+{
+	struct pollfd pfd = { listen_fd, POLLIN, 0 };
+	int fd;
+
+	while (!worker_stopping) {
+		if (ppoll(&pfd, 1, NULL, waitmask) == -1) {
+			if (errno != EINTR) {
+				log_warn("worker: poll");
+				return -1;
+			}
+			continue;
+		}
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1)
+			return fd;
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != ECONNABORTED && errno != EINTR) {
+			log_warn("worker: accept");
+			return -1;
+		}
+	}
+	return -1;
+}
+
+static enum outcome
+worker_outcome(const struct api_context *ctx)
+{
+	const char *code = ctx->error_code;
+
+	if (ctx->status == 200)
+		return ctx->outcome;
+	if (code == NULL)
+		return OUTCOME_REJECTED;
+	if (strcmp(code, "limits.execution_time") == 0)
+		return OUTCOME_TIMEOUT;
+	if (strcmp(code, "limits.read.size") == 0)
+		return OUTCOME_OUTPUT_LIMIT;
+	if (strncmp(code, "docker.", 7) == 0 ||
+	    strncmp(code, "coderunner.", 11) == 0 ||
+	    strncmp(code, "server.", 7) == 0)
+		return OUTCOME_DOCKER_ERROR;
+	return OUTCOME_REJECTED;
 }
 
 static void
-worker_log(const struct api_context *ctx, const char *method,
-    const char *uri, long long duration)
+worker_log(const struct api_context *ctx, FCGX_Request *req,
+    long long duration)
 {
+	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
+
 	log_info("request=%s method=%s uri=%s image=%s status=%d error=%s "
 	    "duration_ms=%lld", ctx->request_id, method ? method : "-",
 	    uri ? uri : "-", ctx->image[0] ? ctx->image : "-", ctx->status,
 	    ctx->error_code ? ctx->error_code : "-", duration);
 }
 
-/* Serve requests on listen_fd until SIGTERM.  Returns the exit status. */
-int
-worker_main(const struct conf *c, int listen_fd)
+/* Answer one accepted request and remove its container afterwards. */
+static void
+worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
+    struct scoreboard_slot *slot)
 {
 	struct api_context ctx;
-	struct docker docker;
 	struct run run;
-	FCGX_Request req;
-	long long started, replied;
-	char method[16], uri[256];
-	const char *p;
+	long long started = util_now_ms(), replied;
 
-	worker_signals();
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd,
-	    FCGI_FAIL_ACCEPT_ON_INTR) != 0 || docker_open(&docker, c) == -1) {
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&run, 0, sizeof(run));
+	run.stdin_fd = -1;
+	ctx.conf = c;
+	ctx.docker = docker;
+	ctx.req = req;
+	ctx.run = &run;
+	if (util_random_hex(ctx.request_id, 8) == -1)
+		strcpy(ctx.request_id, "-");
+	memcpy(run.request_id, ctx.request_id, sizeof(run.request_id));
+	/* Past this, the master kills the worker (and reaps the container). */
+	scoreboard_busy(slot, started + c->max_run_time +
+	    2 * c->docker_read_timeout + c->docker_write_timeout);
+	api_handle(&ctx);
+	worker_log(&ctx, req, util_now_ms() - started);
+	FCGX_Finish_r(req);
+	replied = util_now_ms();
+	/* An aborted run's container is removed all the same. */
+	docker_cancelled = 0;
+	run_remove(docker, c, &run);
+	scoreboard_count(ctx.is_run, worker_outcome(&ctx), replied - started);
+	scoreboard_idle(slot);
+}
+
+/* Serve requests on listen_fd until told to stop, or max_requests. */
+int
+worker_main(const struct conf *c, int listen_fd, struct scoreboard_slot *slot)
+{
+	struct docker docker;
+	FCGX_Request req;
+	sigset_t waitmask;
+	long long served = 0;
+	int fd;
+
+	worker_signals(&waitmask);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0 ||
+	    docker_open(&docker, c) == -1) {
 		log_warnx("worker: cannot initialise");
 		return 1;
 	}
-	while (!worker_stopping && FCGX_Accept_r(&req) >= 0) {
-		started = util_now_ms();
-		memset(&ctx, 0, sizeof(ctx));
-		memset(&run, 0, sizeof(run));
-		run.stdin_fd = -1;
-		ctx.conf = c;
-		ctx.docker = &docker;
-		ctx.req = &req;
-		ctx.run = &run;
-		if (util_random_hex(ctx.request_id, 8) == -1)
-			strcpy(ctx.request_id, "-");
-		memcpy(run.request_id, ctx.request_id, sizeof(run.request_id));
-		api_handle(&ctx);
-		p = FCGX_GetParam("REQUEST_METHOD", req.envp);
-		snprintf(method, sizeof(method), "%s", p ? p : "-");
-		p = FCGX_GetParam("REQUEST_URI", req.envp);
-		snprintf(uri, sizeof(uri), "%s", p ? p : "-");
-		FCGX_Finish_r(&req);
-		replied = util_now_ms();
-		run_remove(&docker, c, &run);
-		worker_log(&ctx, method, uri, replied - started);
+	while (c->max_requests == 0 || served < c->max_requests) {
+		if ((fd = worker_accept(listen_fd, &waitmask)) == -1)
+			break;
+		/*
+		 * libfcgi reads a request from an open ipcFd instead of
+		 * accepting; keepConnection keeps it from closing the fd
+		 * before it starts.
+		 */
+		req.ipcFd = fd;
+		req.keepConnection = 1;
+		if (FCGX_Accept_r(&req) < 0)
+			continue;
+		worker_serve(c, &docker, &req, slot);
+		served++;
+		if (worker_stopping)
+			break;
 	}
-	FCGX_Free(&req, 0);
+	FCGX_Free(&req, 1);
 	docker_close(&docker);
 	return 0;
 }
