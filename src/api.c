@@ -196,16 +196,21 @@ api_status(struct api_context *ctx)
 	util_buf_free(&body);
 }
 
-/* Read exactly CONTENT_LENGTH bytes of body, refusing what is too big. */
+/*
+ * Read the body: exactly CONTENT_LENGTH bytes, or up to the end of the
+ * FastCGI stream when there is no CONTENT_LENGTH (Apache's mod_proxy_fcgi
+ * passes a large chunked body that way).  Refuse what is too big.
+ */
 static int
 api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
 {
 	const char *cl = api_param(ctx, "CONTENT_LENGTH");
 	long long len = 0, max = ctx->conf->max_body_size;
+	int known = cl != NULL && *cl != '\0', n;
 	char chunk[16384];
-	int n;
+	size_t want;
 
-	if (cl != NULL && *cl != '\0' && (conf_parse_size(cl, &len) == -1 ||
+	if (known && (conf_parse_size(cl, &len) == -1 ||
 	    strspn(cl, "0123456789") != strlen(cl))) {
 		api_error_set(e, 400, "request.json", "Invalid Content-Length");
 		return -1;
@@ -215,13 +220,21 @@ api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
 		    "bytes; at most %lld are accepted", len, max);
 		return -1;
 	}
-	while (body->len < (size_t)len) {
-		n = FCGX_GetStr(chunk, (int)((size_t)len - body->len <
-		    sizeof(chunk) ? (size_t)len - body->len : sizeof(chunk)),
-		    ctx->req->in);
+	while (!known || body->len < (size_t)len) {
+		want = known ? (size_t)len - body->len : sizeof(chunk);
+		n = FCGX_GetStr(chunk, (int)(want < sizeof(chunk) ? want :
+		    sizeof(chunk)), ctx->req->in);
+		if (n <= 0 && !known)
+			break;
 		if (n <= 0) {
 			api_error_set(e, 400, "request.json", "The body ended "
 			    "after %zu of %lld bytes", body->len, len);
+			return -1;
+		}
+		if (!known && body->len + (size_t)n > (size_t)max) {
+			api_error_set(e, 413, "request.too_large", "The body is "
+			    "over %lld bytes; at most %lld are accepted", max,
+			    max);
 			return -1;
 		}
 		if (util_buf_append(body, chunk, (size_t)n) == -1) {
@@ -261,7 +274,6 @@ api_run(struct api_context *ctx)
 		goto fail;
 	payload = json_object_to_json_string_length(rr.payload,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	ctx->run->deadline = util_now_ms() + im->limits.execution_time;
 	if (run_start(ctx->docker, ctx->conf, im, ctx->run, &e) == -1 ||
 	    run_finish(ctx->docker, im, ctx->run, payload, len, &out,
 	    &ctx->outcome, &e) == -1)

@@ -93,6 +93,45 @@ request_check_fields(json_object *o, const char *what,
 	request_check_fields((o), (what), (table), \
 	    sizeof(table) / sizeof((table)[0]), (e))
 
+/* 1 when b names a or something under a ("a" and "a/b"). */
+static int
+request_name_covers(const char *a, const char *b)
+{
+	size_t len = strlen(a);
+
+	return strncmp(a, b, len) == 0 && (b[len] == '\0' || b[len] == '/');
+}
+
+/* Two files with one name, or a file where another needs a directory,
+ * would fail inside the container: refuse them before it exists. */
+static int
+request_check_clashes(json_object *files, struct api_error *e)
+{
+	const char *a, *b;
+	size_t i, j, n = json_object_array_length(files);
+	json_object *v;
+
+	for (i = 0; i < n; i++) {
+		json_object_object_get_ex(json_object_array_get_idx(files, i),
+		    "name", &v);
+		a = json_object_get_string(v);
+		for (j = i + 1; j < n; j++) {
+			json_object_object_get_ex(
+			    json_object_array_get_idx(files, j), "name", &v);
+			b = json_object_get_string(v);
+			if (request_name_covers(a, b) ||
+			    request_name_covers(b, a)) {
+				api_error_set(e, 400, "request.payload",
+				    "payload.files[%zu].name '%.200s' clashes "
+				    "with payload.files[%zu].name '%.200s'", j,
+				    b, i, a);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 request_check_files(json_object *files, struct api_error *e)
 {
@@ -124,7 +163,7 @@ request_check_files(json_object *files, struct api_error *e)
 			return -1;
 		}
 	}
-	return 0;
+	return request_check_clashes(files, e);
 }
 
 static int

@@ -1,8 +1,12 @@
 /*
  * One run: create, attach stdin, start, send the payload, wait, read the
- * logs and remove, all against one wall-clock deadline.  run_start() ends
- * with a started container whose runner waits on stdin, so a container
- * can be made ready before its request arrives.
+ * logs and remove.  run_start() ends with a started container whose
+ * runner waits on stdin, so a container can be made ready before its
+ * request arrives.  The run's deadline starts when the payload is sent:
+ * the runner stops the program at execution_time and still reports its
+ * output; the service kills the container if the answer is not there a
+ * reserve later.  Each Docker call before that has its own timeout, so a
+ * slow container start on a loaded host costs the program no time.
  */
 #include "config.h"
 
@@ -17,16 +21,14 @@
 
 #define RUN_MESSAGE_MAX 400
 
-/* The runner must stop before the service's deadline to report what the
- * program printed; this is the time it leaves for that. */
+/* Time the runner has past execution_time to report what the program
+ * printed before the service gives up on it. */
 static long long
-run_runner_time_limit(long long execution_time)
+run_reserve(long long execution_time)
 {
 	long long reserve = execution_time / 4;
 
-	if (reserve > 1000)
-		reserve = 1000;
-	return execution_time - reserve;
+	return reserve < 250 ? 250 : reserve > 1000 ? 1000 : reserve;
 }
 
 static void
@@ -122,8 +124,7 @@ run_create_body(const struct conf *c, const struct image *im,
 	json_object_object_add(root, "NetworkDisabled",
 	    json_object_new_boolean(c->network_disabled));
 	env = json_object_new_array();
-	run_add_env(env, "RUNBOX_TIME_LIMIT_MS",
-	    run_runner_time_limit(im->limits.execution_time));
+	run_add_env(env, "RUNBOX_TIME_LIMIT_MS", im->limits.execution_time);
 	run_add_env(env, "RUNBOX_OUTPUT_LIMIT", im->limits.output_size);
 	json_object_object_add(root, "Env", env);
 	labels = json_object_new_object();
@@ -165,14 +166,6 @@ run_docker_error(struct docker *d, long status, const struct buf *resp,
 		    docker_message(resp, msg, sizeof(msg)), status);
 }
 
-static long long
-run_time_left(const struct run *r, long long cap)
-{
-	long long left = r->deadline - util_now_ms();
-
-	return left < cap ? left : cap;
-}
-
 static int
 run_post(struct docker *d, struct run *r, const char *what, long expect,
     const char *code, int http, struct buf *resp, struct api_error *e)
@@ -181,8 +174,8 @@ run_post(struct docker *d, struct run *r, const char *what, long expect,
 	long status;
 
 	snprintf(path, sizeof(path), "/containers/%s/%s", r->id, what);
-	if (docker_call(d, "POST", path, NULL,
-	    run_time_left(r, d->read_timeout), 64 * 1024, &status, resp) == 0 &&
+	if (docker_call(d, "POST", path, NULL, d->read_timeout, 64 * 1024,
+	    &status, resp) == 0 &&
 	    status == expect)
 		return 0;
 	run_docker_error(d, status, resp, code, http, e);
@@ -209,9 +202,8 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 		api_error_set(e, 500, "server.memory", "out of memory");
 		return -1;
 	}
-	if (docker_call(d, "POST", "/containers/create", body,
-	    run_time_left(r, d->read_timeout), 64 * 1024, &status, &resp) ==
-	    -1 || status != 201) {
+	if (docker_call(d, "POST", "/containers/create", body, d->read_timeout,
+	    64 * 1024, &status, &resp) == -1 || status != 201) {
 		run_docker_error(d, status, &resp, "docker.container.create",
 		    400, e);
 		goto done;
@@ -285,7 +277,36 @@ run_outcome(json_object *result)
 	return OUTCOME_PROGRAM_ERROR;
 }
 
-/* The runner's answer must be one JSON object on stdout, nothing else. */
+/* One JSON object, alone but for white space around it, or NULL. */
+static json_object *
+run_parse_object(const char *s, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	json_object *root = NULL;
+	size_t end;
+
+	if (tok == NULL || len == 0)
+		goto fail;
+	root = json_tokener_parse_ex(tok, s, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	while (end < len && strchr(" \t\r\n", s[end]) != NULL)
+		end++;
+	if (root && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_is_type(root, json_type_object) && end == len) {
+		json_tokener_free(tok);
+		return root;
+	}
+fail:
+	if (tok)
+		json_tokener_free(tok);
+	json_object_put(root);
+	return NULL;
+}
+
+/*
+ * The runner's answer must be one JSON object on stdout, nothing else: a
+ * program that reaches the runner's stdout cannot append a forged one.
+ */
 static int
 run_check_result(struct run_output *o, long exit_code, struct buf *out,
     enum outcome *outcome, struct api_error *e)
@@ -300,9 +321,7 @@ run_check_result(struct run_output *o, long exit_code, struct buf *out,
 	}
 	while (len > 0 && strchr(" \t\r\n", o->out.data[len - 1]))
 		len--;
-	root = len ? json_tokener_parse(o->out.data) : NULL;
-	if (!json_object_is_type(root, json_type_object)) {
-		json_object_put(root);
+	if ((root = run_parse_object(o->out.data, len)) == NULL) {
 		if (len == 0)
 			api_error_set(e, 500, "coderunner.stdout.decode",
 			    "The runner printed no result (container exit "
@@ -310,7 +329,7 @@ run_check_result(struct run_output *o, long exit_code, struct buf *out,
 			    ", killed: out of memory?" : "");
 		else
 			api_error_set(e, 500, "coderunner.stdout.decode",
-			    "The runner's output is not a JSON object");
+			    "The runner's output is not one JSON object");
 		return -1;
 	}
 	*outcome = run_outcome(root);
@@ -346,6 +365,8 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 	long status, exit_code;
 	int rc = -1;
 
+	r->deadline = util_now_ms() + im->limits.execution_time +
+	    run_reserve(im->limits.execution_time);
 	if (docker_send_stdin(d, r->stdin_fd, payload, len, r->deadline) ==
 	    -1) {
 		run_docker_error(d, 0, &resp, "docker.container.attach", 500, e);
@@ -367,16 +388,13 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 	stream_init(&o.demux);
 	snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1",
 	    r->id);
-	if (docker_stream(d, "GET", path, NULL, run_time_left(r,
-	    d->read_timeout), run_output_sink, &o, &status) == -1) {
+	/* The container has exited: its logs get a call's usual time. */
+	if (docker_stream(d, "GET", path, NULL, d->read_timeout,
+	    run_output_sink, &o, &status) == -1) {
 		if (d->truncated)
 			api_error_set(e, 400, "limits.read.size", "Max output "
 			    "size exceeded (%lld bytes)",
 			    im->limits.output_size);
-		else if (d->timed_out)
-			api_error_set(e, 400, "limits.execution_time", "Max "
-			    "execution time exceeded (%lld ms)",
-			    im->limits.execution_time);
 		else
 			run_docker_error(d, 0, &resp, "docker.container.logs",
 			    500, e);

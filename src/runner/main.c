@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -377,6 +378,16 @@ main(void)
 	struct exec_result res;
 	struct payload p;
 
+	/*
+	 * The program runs as our uid: not dumpable, our /proc entries
+	 * (fd/1, mem) belong to root and ptrace is refused, so it cannot
+	 * write to our stdout or take us over.  exec() gives the program a
+	 * dumpable state of its own.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		fprintf(stderr, "runbox-runner: prctl: %s\n", strerror(errno));
+		return 1;
+	}
 	memset(&p, 0, sizeof(p));
 	memset(&res, 0, sizeof(res));
 	memset(&r, 0, sizeof(r));

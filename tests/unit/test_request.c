@@ -104,6 +104,15 @@ test_payload(void)
 	    "\"content\":\"\"}]}"), "request.payload", "'..' in a file name");
 	IS(RUN("{\"language\":\"python\",\"files\":[{\"name\":\"a\\u0000b\","
 	    "\"content\":\"\"}]}"), "request.payload", "NUL in a file name");
+	IS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a.c\","
+	    "\"content\":\"\"},{\"name\":\"a.c\",\"content\":\"\"}]}"),
+	    "request.payload", "two files with one name");
+	IS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a\","
+	    "\"content\":\"\"},{\"name\":\"a/b.c\",\"content\":\"\"}]}"),
+	    "request.payload", "a file where another needs a directory");
+	IS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a\","
+	    "\"content\":\"\"},{\"name\":\"ab/c\",\"content\":\"\"}]}"),
+	    "ok", "a name that merely starts like another");
 	IS(RUN("{\"language\":5," FILES "}"), "request.payload",
 	    "language not a string");
 	IS(RUN("{" FILES "}"), "request.payload", "no language nor command");

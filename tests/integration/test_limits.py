@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Limits and isolation: each item of glot's FAQ (infinite loops, large
+output, fork bombs, memory) and the sandbox's walls, each a test.
+
+The limits come from tests/integration/run: execution_time 4 s (6 s for
+python), output_size 64K, memory 128M, pids 64.  The runner stops the
+program at execution_time, counted from when it gets its payload, and
+reports it itself with what was printed before (RUNBOX_TIME_LIMIT_MS, set
+in src/run.c); the service gives up a reserve of min(1 s, 25 %) later.
+"""
+import re
+import threading
+import time
+
+from runbox_client import containers, expect, files, run, Suite
+
+TINY = "runbox/tiny:latest"
+PYTHON = "runbox/python:latest"
+TINY_TIME, PYTHON_TIME = 4.0, 6.0          # [limits] execution_time
+TINY_RUNNER_MS, PYTHON_RUNNER_MS = 4000, 6000  # the runner's own limit
+OUTPUT_SIZE = 64 * 1024
+SLACK = 2.0  # the answer may come this much after execution_time
+# A run that is cut (output limit) or simply ends is answered well before
+# the runner's own time limit, even on a loaded host.
+PROMPT = 4.0
+
+suite = Suite("limits")
+
+
+def sh(script, **extra):
+    return dict({"language": "bash", "files": files(("main.sh", script))}, **extra)
+
+
+def py(source, **extra):
+    return dict({"language": "python", "files": files(("main.py", source))}, **extra)
+
+
+# Containers there before the suite are not its own (suites run in any
+# order; an orphan of a worker killed by test_workers.py goes when the
+# master reaps it).
+BEFORE = set(containers())
+
+
+def no_container_left(seconds=2.0):
+    """Containers go after the reply: the suite's are gone within seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = sorted(set(containers()) - BEFORE)
+        if not left:
+            return
+        expect(time.monotonic() < deadline,
+               "containers still there %.0f s after the reply: %s" % (seconds, left))
+        time.sleep(0.1)
+
+
+def expect_result(r, within):
+    expect(r.seconds < within, "answered within %.1f s" % within, r)
+    expect(r.status == 200 and isinstance(r.json, dict), "200 with the runner's JSON", r)
+    for key in ("stdout", "stderr", "error"):
+        expect(isinstance(r.json.get(key), str), "%s is a string" % key, r)
+
+
+def host_still_fine():
+    """A hello world right after: correct, and well within its own limit."""
+    r = run(TINY, sh("echo still fine"))
+    expect_result(r, TINY_TIME)
+    expect(r.json["stdout"] == "still fine\n" and r.json["error"] == "", "hello world works", r)
+
+
+# --- infinite loops ----------------------------------------------------------
+
+@suite.test
+def infinite_loop_in_sh_times_out_with_output_before():
+    r = run(TINY, sh("echo before\nwhile :; do :; done\necho never"))
+    expect_result(r, TINY_TIME + SLACK)
+    expect(r.seconds >= TINY_RUNNER_MS / 1000.0, "ran until the runner's limit", r)
+    expect(r.json["stdout"] == "before\n", "output before the loop kept", r)
+    expect(r.json["error"] == "Timeout: killed after %d ms" % TINY_RUNNER_MS,
+           "runner's timeout error", r)
+    no_container_left()
+
+
+@suite.test
+def infinite_loop_in_python_times_out_with_output_before():
+    r = run(PYTHON, py('print("before", flush=True)\nwhile True:\n    pass\n'))
+    expect_result(r, PYTHON_TIME + SLACK)
+    expect(r.json["stdout"] == "before\n", "output before the loop kept", r)
+    expect(r.json["error"] == "Timeout: killed after %d ms" % PYTHON_RUNNER_MS,
+           "runner's timeout error", r)
+    no_container_left()
+
+
+@suite.test
+def concurrent_infinite_loops_each_keep_their_output():
+    # Four loops fill the four workers: container starts slow down (0.7-1 s
+    # on a 2-core host) but every program still gets the runner's timeout
+    # report with what it printed, because the deadline starts when the
+    # payload is sent, after the container has started.
+    replies = [None] * 4
+
+    def one(i):
+        replies[i] = run(TINY, sh("echo before %d\nwhile :; do :; done" % i), timeout=30)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(replies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for i, r in enumerate(replies):
+        expect(r is not None and r.seconds < TINY_TIME + SLACK, "run %d answered in time" % i, r)
+        expect(r.status == 200 and r.json is not None and
+               r.json["stdout"] == "before %d\n" % i and
+               r.json["error"] == "Timeout: killed after %d ms" % TINY_RUNNER_MS,
+               "run %d: 200 with its output and the runner's timeout" % i, r)
+    no_container_left()
+
+
+@suite.test
+def sleeping_program_times_out_too():
+    # Not busy: the deadline is wall clock, not CPU time.
+    r = run(TINY, sh("echo zzz\nsleep 60\necho never"))
+    expect_result(r, TINY_TIME + SLACK)
+    expect(r.json["stdout"] == "zzz\n", "output before the sleep kept", r)
+    expect(r.json["error"] == "Timeout: killed after %d ms" % TINY_RUNNER_MS,
+           "runner's timeout error", r)
+    no_container_left()
+
+
+@suite.test
+def background_process_does_not_hold_the_run():
+    # The program exits at once; what it left behind is killed, not waited for.
+    r = run(TINY, sh("sleep 60 &\necho started"))
+    expect_result(r, 2.0)
+    expect(r.json["stdout"] == "started\n" and r.json["error"] == "", "clean exit", r)
+    no_container_left()
+
+
+@suite.test
+def client_gone_mid_run_leaves_no_container():
+    # The client gives up after 1 s; the worker still finishes the run and
+    # removes the container, and the pool goes on answering.
+    before = set(containers())
+    try:
+        r = run(TINY, sh("echo started\nsleep 2\necho done"), timeout=1)
+        raise AssertionError("the client should have timed out: %r" % (r,))
+    except OSError:  # socket.timeout / TimeoutError
+        pass
+    # The run (2 s of sleep) is in flight, or about to be under load.
+    deadline = time.monotonic() + 2.0
+    while not set(containers()) - before:
+        expect(time.monotonic() < deadline, "the run was in flight when the client left")
+        time.sleep(0.05)
+    no_container_left(TINY_TIME + 2.0)
+    host_still_fine()
+
+
+# --- large output ------------------------------------------------------------
+# The runner caps its own result document at output_size (RUNBOX_OUTPUT_LIMIT,
+# src/runner/exec.c output budget) and kills the program, so the service sees
+# a complete JSON object under its read limit: 200 "Output limit exceeded",
+# never 400 limits.read.size (src/run.c) for a working runner.
+
+def expect_output_limit(r, stream, char):
+    expect_result(r, PROMPT)
+    expect(len(r.raw) <= OUTPUT_SIZE + 1, "body fits output_size (%d bytes)" % len(r.raw), r)
+    expect(r.json["error"] == "Output limit exceeded", "runner's output-limit error", r)
+    text = r.json[stream]
+    expect(len(text) > OUTPUT_SIZE // 2, "most of the budget used (%d chars)" % len(text), r)
+    expect(set(text) <= set(char), "%s holds only what was printed" % stream, r)
+
+
+@suite.test
+def output_flood_with_yes_is_cut_at_the_output_limit():
+    r = run(TINY, sh("yes"))
+    expect_output_limit(r, "stdout", "y\n")
+    expect(r.json["stdout"].startswith("y\ny\ny\n"), "stdout is yes's output", r)
+    no_container_left()
+    host_still_fine()
+
+
+@suite.test
+def output_flood_of_10mb_in_python_is_cut_at_the_output_limit():
+    r = run(PYTHON, py('import sys\nsys.stdout.write("x" * 10_000_000)\n'))
+    expect_output_limit(r, "stdout", "x")
+    expect(r.json["stderr"] == "", "stderr empty", r)
+    no_container_left()
+
+
+@suite.test
+def output_flood_on_stderr_is_cut_at_the_output_limit():
+    r = run(PYTHON, py('import sys\nsys.stderr.write("e" * 10_000_000)\n'))
+    expect_output_limit(r, "stderr", "e")
+    expect(r.json["stdout"] == "", "stdout empty", r)
+    no_container_left()
+
+
+@suite.test
+def output_flood_of_escaped_bytes_still_fits_the_output_limit():
+    # Control bytes cost 6 bytes each in JSON (\u0001): the cap is on the
+    # encoded document, not on the raw bytes.
+    r = run(PYTHON, py('import sys\nsys.stdout.write("\\u00e9\\x01" * 5_000_000)\n'))
+    expect_result(r, PROMPT)
+    expect(len(r.raw) <= OUTPUT_SIZE + 1, "body fits output_size (%d bytes)" % len(r.raw), r)
+    expect(r.json["error"] == "Output limit exceeded", "runner's output-limit error", r)
+    expect(r.json["stdout"].startswith("\u00e9\x01\u00e9\x01"), "stdout as printed", r)
+    no_container_left()
+
+
+@suite.test
+def output_just_under_the_limit_is_complete():
+    r = run(PYTHON, py('import sys\nsys.stdout.write("z" * 60000)\n'))
+    expect_result(r, PROMPT)
+    expect(r.json["error"] == "" and r.json["stdout"] == "z" * 60000, "all 60000 bytes", r)
+    no_container_left()
+
+
+# --- fork bombs --------------------------------------------------------------
+
+@suite.test
+def fork_bomb_in_sh_is_contained():
+    # busybox ash refuses ":" as a function name, hence f.  The main shell
+    # keeps bombing until a fork fails (pids limit), which ends the script.
+    r = run(TINY, sh("f(){ f|f& }\nf\nwhile :; do f; done\n"))
+    expect_result(r, TINY_TIME + SLACK)
+    expect(re.fullmatch(r"Exit code: \d+|Timeout: killed after %d ms" % TINY_RUNNER_MS,
+                        r.json["error"]) is not None, "error reported", r)
+    expect("can't fork: Resource temporarily unavailable" in r.json["stderr"],
+           "the pids limit stopped the forks", r)
+    no_container_left()
+    host_still_fine()
+
+
+@suite.test
+def fork_loop_in_python_is_contained():
+    # Every process keeps trying to fork forever: only the deadline ends it.
+    src = ("import os\nprint('start', flush=True)\nwhile True:\n"
+           "    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    r = run(PYTHON, py(src))
+    expect(r.seconds < PYTHON_TIME + SLACK, "answered within the deadline", r)
+    if r.status == 200:
+        expect(r.json["stdout"] == "start\n", "output before the bomb kept", r)
+        expect(r.json["error"] == "Timeout: killed after %d ms" % PYTHON_RUNNER_MS,
+               "runner's timeout error", r)
+    else:
+        # 64 spinning processes on one CPU may starve the runner past its
+        # 1 s reserve; then the service's own deadline answers.
+        expect(r.status == 400 and r.json.get("error") == "limits.execution_time",
+               "200 from the runner or 400 limits.execution_time", r)
+    no_container_left()
+    host_still_fine()
+
+
+# --- memory ------------------------------------------------------------------
+
+@suite.test
+def memory_hog_is_killed_at_the_memory_limit():
+    src = ("chunks = []\nfor i in range(100):\n"
+           "    chunks.append(b'x' * (10 << 20))\n"
+           "    print(len(chunks) * 10, 'MB', flush=True)\n"
+           "print('allocated 1 GB')\n")
+    r = run(PYTHON, py(src))
+    expect_result(r, PYTHON_TIME + SLACK)
+    expect(r.json["error"] == "Killed by signal 9 (KILL)", "OOM-killed (SIGKILL)", r)
+    out = r.json["stdout"]
+    expect(out.startswith("10 MB\n") and "allocated 1 GB" not in out, "stopped early", r)
+    reached = int(out.strip().split("\n")[-1].split()[0])
+    expect(reached < 128, "stopped below memory=128M (reached %d MB)" % reached, r)
+    no_container_left()
+    host_still_fine()
+
+
+@suite.test
+def filling_tmp_stops_at_its_size():
+    # /tmp is a tmpfs of 64M (tmp_dir_options): the disk is never touched.
+    r = run(TINY, sh("if dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>/dev/null\n"
+                     "then echo dd ok; else echo dd failed; fi\n"
+                     "du -m /tmp/fill | cut -f1\n"))
+    expect_result(r, TINY_TIME + SLACK)
+    expect(r.json["error"] == "", "script ends", r)
+    expect(r.json["stdout"] == "dd failed\n64\n", "file stops at 64M", r)
+    no_container_left()
+
+
+# --- isolation ---------------------------------------------------------------
+
+@suite.test
+def network_is_unreachable_and_only_lo_exists():
+    # One connect attempt; with no route it fails at once and sends nothing.
+    src = ("import errno, os, socket\n"
+           "print(sorted(os.listdir('/sys/class/net')))\n"
+           "with open('/proc/net/dev') as f:\n"
+           "    print(sorted(l.split(':')[0].strip() for l in f.readlines()[2:]))\n"
+           "try:\n"
+           "    socket.create_connection(('1.1.1.1', 53), timeout=2).close()\n"
+           "    print('connected')\n"
+           "except OSError as e:\n"
+           "    print('connect failed:', errno.errorcode.get(e.errno, e.errno))\n")
+    r = run(PYTHON, py(src))
+    expect_result(r, PROMPT)
+    expect(r.json["error"] == "", "ran", r)
+    expect(r.json["stdout"] == "['lo']\n['lo']\nconnect failed: ENETUNREACH\n",
+           "only lo, connect fails with ENETUNREACH", r)
+    no_container_left()
+
+
+@suite.test
+def root_filesystem_is_read_only():
+    src = ("import errno\n"
+           "for path in ('/etc/x', '/usr/x', '/x', '/home/x', '/usr/local/bin/x'):\n"
+           "    try:\n"
+           "        open(path, 'w').close()\n"
+           "        print(path, 'written')\n"
+           "    except OSError as e:\n"
+           "        print(path, errno.errorcode[e.errno])\n"
+           "for line in open('/proc/mounts'):\n"
+           "    if line.split()[1] == '/':\n"
+           "        print('/', line.split()[3].split(',')[0])\n")
+    r = run(PYTHON, py(src))
+    expect_result(r, PROMPT)
+    expect(r.json["stdout"] == "/etc/x EROFS\n/usr/x EROFS\n/x EROFS\n/home/x EROFS\n"
+           "/usr/local/bin/x EROFS\n/ ro\n", "every write refused with EROFS", r)
+    no_container_left()
+
+
+@suite.test
+def root_filesystem_is_read_only_in_tiny_too():
+    r = run(TINY, sh("for f in /etc/x /usr/x /x /bin/x; do\n"
+                     "  if echo hi > $f; then echo \"$f written\"; else echo \"$f refused\"; fi\n"
+                     "done 2>/dev/null\n"))
+    expect_result(r, PROMPT)
+    expect(r.json["stdout"] == "/etc/x refused\n/usr/x refused\n/x refused\n/bin/x refused\n",
+           "every write refused", r)
+    no_container_left()
+
+
+@suite.test
+def work_dir_and_tmp_are_writable_and_tmp_is_noexec():
+    src = ("import errno, os, subprocess\n"
+           "for d in ('/home/runbox', '/tmp'):\n"
+           "    p = os.path.join(d, 's.sh')\n"
+           "    with open(p, 'w') as f:\n"
+           "        f.write('#!/bin/sh\\necho ran from ' + d + '\\n')\n"
+           "    os.chmod(p, 0o755)\n"
+           "    print(p, 'written', os.path.getsize(p))\n"
+           "    try:\n"
+           "        print(subprocess.run([p], capture_output=True, text=True).stdout, end='')\n"
+           "    except OSError as e:\n"
+           "        print(p, 'exec', errno.errorcode[e.errno])\n"
+           "print(os.getcwd())\n")
+    r = run(PYTHON, py(src))
+    expect_result(r, PROMPT)
+    expect(r.json["stdout"] == "/home/runbox/s.sh written 37\nran from /home/runbox\n"
+           "/tmp/s.sh written 29\n/tmp/s.sh exec EACCES\n/home/runbox\n",
+           "both writable, only the work dir executable", r)
+    no_container_left()
+
+
+@suite.test
+def runs_as_unprivileged_user_without_capabilities():
+    r = run(TINY, sh("id -u; id -g\n"
+                     "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status\n"))
+    expect_result(r, PROMPT)
+    zero = "0000000000000000"
+    expect(r.json["stdout"] == "1000\n1000\n" + "".join(
+        "%s:\t%s\n" % (k, zero) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
+        + "NoNewPrivs:\t1\n", "uid 1000, no capabilities, no_new_privs", r)
+    no_container_left()
+
+
+# The runner (PID 1, same uid as the program) owns the channel to the
+# service: its stdout carries the result, its stderr means "internal error".
+# The program must not reach either, nor take control of the runner: the
+# runner makes itself non-dumpable (src/runner/main.c), and the service
+# accepts exactly one JSON object (src/run.c).
+
+@suite.test
+def program_cannot_write_to_the_runners_stdout_or_stderr():
+    r = run(TINY, sh("for fd in 1 2; do\n"
+                     "  if echo injected > /proc/1/fd/$fd; then echo \"fd $fd writable\"\n"
+                     "  else echo \"fd $fd refused\"; fi\n"
+                     "done 2>/dev/null\n"))
+    expect_result(r, PROMPT)
+    expect(r.json["stdout"] == "fd 1 refused\nfd 2 refused\n" and r.json["error"] == "",
+           "the runner's stdout and stderr are out of reach", r)
+    no_container_left()
+
+
+@suite.test
+def program_cannot_forge_its_result():
+    forged = '{"stdout":"forged","stderr":"","error":"","duration":1}'
+    r = run(TINY, sh("printf '%s\\n' > /proc/1/fd/1 2>/dev/null\nexit 3\n" % forged))
+    expect(r.status == 200 and r.json is not None, "200 with exactly one JSON object", r)
+    expect(r.json["stdout"] == "" and r.json["error"] == "Exit code: 3",
+           "the runner's own result, not the forged one", r)
+    no_container_left()
+
+
+@suite.test
+def program_cannot_ptrace_the_runner():
+    src = ("import ctypes, errno, os\n"
+           "libc = ctypes.CDLL(None, use_errno=True)\n"
+           "if libc.ptrace(16, 1, 0, 0) == 0:  # PTRACE_ATTACH\n"
+           "    os.waitpid(1, 0x40000000)\n"
+           "    libc.ptrace(17, 1, 0, 0)  # PTRACE_DETACH\n"
+           "    print('attached to the runner')\n"
+           "else:\n"
+           "    print('attach:', errno.errorcode[ctypes.get_errno()])\n")
+    r = run(PYTHON, py(src))
+    expect_result(r, PROMPT)
+    expect(r.json["stdout"] == "attach: EPERM\n" and r.json["error"] == "",
+           "PTRACE_ATTACH to the runner refused", r)
+    no_container_left()
+
+
+@suite.test
+def twenty_concurrent_runs_each_get_their_own_output():
+    tokens = ["tok-%02d-%s" % (i, "abcdefghij"[i % 10] * (i + 1)) for i in range(20)]
+    replies = [None] * len(tokens)
+
+    def one(i):
+        replies[i] = run(TINY, sh('echo "$(cat)"', stdin=tokens[i]), timeout=60)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(tokens))]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    expect(all(not t.is_alive() for t in threads), "all threads done")
+    for i, r in enumerate(replies):
+        expect(r is not None and r.status == 200 and r.json is not None, "run %d: 200" % i, r)
+        expect(r.json["stdout"] == tokens[i] + "\n" and r.json["error"] == "",
+               "run %d got its own token" % i, r)
+    ids = {r.headers.get("X-Request-Id") for r in replies}
+    expect(len(ids) == len(tokens), "distinct request ids")
+    expect(time.monotonic() - start < 30, "20 runs through 4 workers within 30 s")
+    no_container_left()
+
+
+if __name__ == "__main__":
+    suite.main()
