@@ -19,7 +19,7 @@
 
 #include "runbox.h"
 
-#define MAIN_DEFAULT_CONF SYSCONFDIR "/runbox.ini"
+#define MAIN_DEFAULT_CONF PKGSYSCONFDIR "/runbox.ini"
 
 static void
 main_usage(FILE *f)
@@ -60,7 +60,10 @@ main_inherited_socket(void)
 	return fd;
 }
 
-/* Refuse to start beside a live runboxd; a stale file is replaced. */
+/*
+ * Refuse to start beside a live runboxd; a stale file is replaced, and so
+ * is one that already holds our own pid (a starter that wrote $! there).
+ */
 static int
 main_write_pid(const char *path)
 {
@@ -74,7 +77,8 @@ main_write_pid(const char *path)
 		close(fd);
 		buf[n > 0 ? n : 0] = '\0';
 		pid = strtol(buf, NULL, 10);
-		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+		if (pid > 0 && pid != (long)getpid() &&
+		    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
 			log_warnx("%s: runboxd is already running as pid %ld",
 			    path, pid);
 			return -1;
@@ -186,16 +190,18 @@ main(int argc, char *argv[])
 		fprintf(stderr, "runboxd: cannot initialise logging or curl\n");
 		goto done;
 	}
-	fd = conf->listen ? listen_open(conf) : main_inherited_socket();
-	if (fd == -1)
-		goto done;
-	if (conf->listen && conf->listen[0] == '/')
-		listen_path = strdup(conf->listen);
+	/* The pid file first: a second runboxd must not replace (and then
+	 * remove) the socket of the one that is running. */
 	if (conf->pid_file) {
 		if (main_write_pid(conf->pid_file) == -1)
 			goto done;
 		pid_path = strdup(conf->pid_file);
 	}
+	fd = conf->listen ? listen_open(conf) : main_inherited_socket();
+	if (fd == -1)
+		goto done;
+	if (conf->listen && conf->listen[0] == '/')
+		listen_path = strdup(conf->listen);
 	if (main_drop_privileges(conf) == -1)
 		goto done;
 	rc = master_run(conf, fd);

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Workers that go wrong mid-run: one stopped past its request's deadline
+is killed by the master, one killed with SIGKILL leaves no container for
+longer than a reap period; both are replaced.  Containers no live worker
+owns are removed periodically and at start."""
+import os
+import re
+import signal
+import threading
+import time
+
+import service
+from service import Service, Suite, TINY, alive, docker, expect, expect_error, sh, wait_for
+
+suite = Suite("workers")
+
+
+def run_in_background(svc, script):
+    """Start a run in a thread; returns (thread, box) with box["reply"] or
+    box["error"] set when it ends."""
+    box = {}
+
+    def go():
+        try:
+            box["reply"] = svc.run(TINY, sh(script), timeout=60)
+        except OSError as e:
+            box["error"] = e
+        box["at"] = time.monotonic()
+
+    t = threading.Thread(target=go)
+    t.start()
+    return t, box
+
+
+def busy_worker(svc):
+    """The running container of the instance and the worker that owns it."""
+    cid = svc.wait_running_container()
+    pid = svc.container_worker(cid)
+    expect(pid in svc.workers(), "runbox.worker=%d is a worker of the master" % pid)
+    return cid, pid
+
+
+# execution_time 2 s, read_timeout 2 s, write_timeout 1 s, kill_grace 1 s.
+# The request's deadline is its start plus the longest execution_time and
+# the Docker calls' timeouts around it (src/worker.c): at most
+# 2 + 1 (the runner's reserve) + 4 * 2 + 1 = 12 s; the worker is killed once
+# it is kill_grace past it.
+OVERDUE = {"server": {"kill_grace": "1s"},
+           "docker": {"read_timeout": "2s", "write_timeout": "1s"},
+           "limits": {"execution_time": "2s"}}
+EXECUTION, DEADLINE_MAX, GRACE = 2.0, 12.0, 1.0
+
+
+@suite.test
+def stopped_worker_past_its_deadline_is_killed_and_replaced():
+    with Service(OVERDUE) as svc:
+        sent = time.monotonic()
+        t, box = run_in_background(svc, "echo started; sleep 30")
+        cid, pid = busy_worker(svc)
+        os.kill(pid, signal.SIGSTOP)
+        wait_for("worker %d killed" % pid, lambda: not alive(pid), DEADLINE_MAX + GRACE + 5, 0.02)
+        killed = time.monotonic() - sent
+        m = svc.wait_log(r"worker %d is (\d+) ms past its request's deadline: killing it" % pid, 2)
+        late_ms = int(m.group(1))
+        gone = wait_for("container %s removed" % cid[:12],
+                        lambda: cid not in svc.containers(), 5, 0.05) and time.monotonic() - sent
+        print("  worker %d killed %.2f s after the request was sent, %d ms past its deadline "
+              "(so the deadline was ~%.1f s); container removed at %.2f s"
+              % (pid, killed, late_ms, killed - late_ms / 1000.0, gone))
+        expect(GRACE * 1000 < late_ms <= GRACE * 1000 + 1000,
+               "killed within 1 s after deadline + kill_grace (%d ms past)" % late_ms)
+        expect(EXECUTION + GRACE <= killed <= DEADLINE_MAX + GRACE + 2.0,
+               "killed %.2f s after the request" % killed)
+        expect(gone - killed < 3.0, "container gone %.2f s after the kill" % (gone - killed))
+        t.join(30)
+        expect_error(box.get("reply"), 502, "service.unavailable")
+        expect(re.search(r"worker %d killed by signal 9" % pid, svc.log()), "the master saw it die")
+        svc.wait_workers(2)
+        expect(pid not in svc.workers(), "a new worker in its place")
+        r = svc.run(TINY, sh("echo next"))
+        expect(r.status == 200 and r.json["stdout"] == "next\n", "the next run is served", r)
+
+
+@suite.test
+def sigkilled_worker_leaves_no_container_beyond_a_reap_period():
+    reap = 5.0
+    with Service({"server": {"reap_interval": "5s"}}) as svc:
+        t, box = run_in_background(svc, "echo started; sleep 4; echo done")
+        cid, pid = busy_worker(svc)
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        wait_for("container %s removed" % cid[:12], lambda: cid not in svc.containers(),
+                 reap + 2.0, 0.02)
+        took = time.monotonic() - killed
+        print("  orphan of SIGKILLed worker %d removed %.2f s after the kill "
+              "(reap_interval %.0f s)" % (pid, took, reap))
+        expect(took < reap, "removed within one reap period (%.2f s)" % took)
+        t.join(30)
+        expect_error(box.get("reply"), 502, "service.unavailable")
+        svc.wait_log(r"removed 1 orphaned containers of instance %s" % svc.instance, 2)
+        svc.wait_workers(2)
+        expect(pid not in svc.workers(), "a new worker in its place")
+        r = svc.run(TINY, sh("echo next"))
+        expect(r.status == 200 and r.json["stdout"] == "next\n", "the next run is served", r)
+        s = svc.settled_status()
+        expect(s["containers_reaped"] == 1, "status counts the reaped container: %r" % s)
+
+
+def foreign_container(svc, worker):
+    """A container with the instance's labels, owned by no worker."""
+    return docker("create", "--label", "runbox.service=runboxd",
+                  "--label", "runbox.instance=" + svc.instance,
+                  "--label", "runbox.worker=%d" % worker, TINY).strip()
+
+
+@suite.test
+def orphan_is_removed_within_reap_interval():
+    with Service({"server": {"reap_interval": "2s"}}) as svc:
+        cid = foreign_container(svc, 1)  # pid 1 is no worker
+        made = time.monotonic()
+        wait_for("orphan removed", lambda: cid not in svc.containers(), 2.0 + 1.5, 0.05)
+        print("  orphan removed %.2f s after it appeared (reap_interval 2 s)"
+              % (time.monotonic() - made))
+        svc.wait_log(r"removed 1 orphaned containers of instance %s" % svc.instance, 2)
+
+
+@suite.test
+def container_of_a_live_worker_is_not_reaped():
+    with Service({"server": {"reap_interval": "1s"}}) as svc:
+        t, box = run_in_background(svc, "sleep 3; echo done")
+        cid, pid = busy_worker(svc)
+        t.join(30)
+        r = box.get("reply")
+        expect(r is not None and r.status == 200 and r.json["stdout"] == "done\n",
+               "the run outlived two reap periods", r)
+        expect("orphaned" not in svc.log(), "nothing reaped")
+
+
+@suite.test
+def leftover_containers_are_removed_at_start():
+    svc = Service()
+    try:
+        cids = [foreign_container(svc, 1), foreign_container(svc, 99999)]
+        svc.start()
+        left = svc.containers()
+        expect(not left, "left at start: %s" % left)
+        svc.wait_log(r"removed 2 orphaned containers of instance %s" % svc.instance, 1)
+        expect(all(c not in left for c in cids), "both removed")
+    finally:
+        problems = svc.stop()
+    expect(not problems, "; ".join(problems))
+
+
+if __name__ == "__main__":
+    service.main(suite)
