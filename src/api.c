@@ -22,12 +22,14 @@ static void api_root(struct api_context *);
 static void api_version(struct api_context *);
 static void api_run(struct api_context *);
 static void api_status(struct api_context *);
+static void api_images(struct api_context *);
 
 static const struct api_route api_routes[] = {
 	{ "/", "GET", 0, api_root },
 	{ "/version", "GET", 1, api_version },
 	{ "/run", "POST", 1, api_run },
 	{ "/status", "GET", 1, api_status },
+	{ "/images", "GET", 1, api_images },
 };
 
 void
@@ -183,6 +185,15 @@ api_version(struct api_context *ctx)
 done:
 	json_object_put(root);
 	util_buf_free(&resp);
+}
+
+static void
+api_images(struct api_context *ctx)
+{
+	json_object *list = images_list(ctx->conf, ctx->docker);
+
+	api_reply_json(ctx, 200, NULL, list);
+	json_object_put(list);
 }
 
 static void

@@ -410,7 +410,7 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 	const struct conf_key *k;
 	struct image *im;
 	const char *name, *value;
-	char why[256];
+	char why[256], **field;
 	ssize_t i;
 	size_t slen = strlen(section);
 
@@ -427,20 +427,22 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 			continue;
 		name = d->key[i] + slen + 1;
 		value = d->val[i] ? d->val[i] : "";
-		if (strcmp(name, "name") == 0) {
+		field = strcmp(name, "name") == 0 ? &im->name :
+		    strcmp(name, "language") == 0 ? &im->language : NULL;
+		if (field != NULL) {
 			if (*value == '\0' || strlen(value) > 255)
-				return conf_fail(err, errlen, "%s: [%s] name: "
-				    "an image reference of 1 to 255 bytes",
-				    c->path, section);
-			if ((im->name = strdup(value)) == NULL)
+				return conf_fail(err, errlen, "%s: [%s] %s: "
+				    "1 to 255 bytes", c->path, section, name);
+			free(*field);
+			if ((*field = strdup(value)) == NULL)
 				return conf_fail(err, errlen,
 				    "%s: out of memory", c->path);
 			continue;
 		}
 		if ((k = conf_find_key("limits", name)) == NULL)
 			return conf_fail(err, errlen, "%s: [%s] %s: unknown key "
-			    "(an image section takes name and the keys of "
-			    "[limits])", c->path, section, name);
+			    "(an image section takes name, language and the keys "
+			    "of [limits])", c->path, section, name);
 		if (conf_set(k, value, c, &im->limits, why, sizeof(why)) == -1)
 			return conf_fail(err, errlen, "%s: [%s] %s: %s",
 			    c->path, section, name, why);
@@ -448,6 +450,8 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 	if (im->name == NULL)
 		return conf_fail(err, errlen, "%s: [%s] name: missing",
 		    c->path, section);
+	if (im->language == NULL && (im->language = strdup(ikey)) == NULL)
+		return conf_fail(err, errlen, "%s: out of memory", c->path);
 	return 0;
 }
 
@@ -694,6 +698,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nimages; i++) {
 		free(c->images[i].key);
 		free(c->images[i].name);
+		free(c->images[i].language);
 	}
 	free(c->images);
 	free(c->path);

@@ -56,6 +56,7 @@ struct limits {
 struct image {
 	char *key;  /* "python" for [image.python] */
 	char *name; /* the Docker image reference clients send */
+	char *language; /* for GET /images; defaults to key */
 	struct limits limits;
 };
 
@@ -229,6 +230,9 @@ int docker_send_stdin(struct docker *d, int fd, const char *data,
     size_t len, long long deadline);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
+
+/* images.c */
+json_object *images_list(const struct conf *c, struct docker *d);
 
 /* run.c */
 struct run {

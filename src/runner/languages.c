@@ -31,13 +31,17 @@ struct language {
 static const struct language languages[] = {
 	{ "assembly", NULL,
 	    { "nasm -f elf64 -o a.o {main}", "ld -o a.out a.o" }, "./a.out" },
-	{ "ats", NULL, { "patscc -o a.out {main}" }, "./a.out" },
+	/* libats (ML strings, lists) needs its library and an allocator. */
+	{ "ats", NULL, { "patscc -DATS_MEMALLOC_LIBC -o a.out {main} -latslib" },
+	    "./a.out" },
 	{ "bash", NULL, { NULL }, "bash {main}" },
 	{ "c", ".c", { "gcc -o a.out {main} {others} -lm" }, "./a.out" },
 	{ "clisp", NULL, { NULL },
 	    "sbcl --noinform --non-interactive --load {main}" },
-	{ "clojure", NULL, { NULL }, "clojure -M {main}" },
-	{ "cobol", ".cob .cbl .cpy", { "cobc -x -o a.out {main} {others}" },
+	/* Debian's clojure script runs clojure.main, not the deps.edn CLI. */
+	{ "clojure", NULL, { NULL }, "clojure {main}" },
+	/* Copybooks (.cpy) are COPYed, not compiled. */
+	{ "cobol", ".cob .cbl", { "cobc -x -o a.out {main} {others}" },
 	    "./a.out" },
 	{ "coffeescript", NULL, { NULL }, "coffee {main}" },
 	{ "cpp", ".cpp .cc .cxx", { "g++ -o a.out {main} {others}" },
@@ -45,19 +49,28 @@ static const struct language languages[] = {
 	{ "crystal", NULL, { NULL }, "crystal run {main}" },
 	{ "csharp", ".cs", { "mcs -out:a.exe {main} {others}" },
 	    "mono a.exe" },
-	{ "d", ".d", { "dmd -of=a.out {main} {others}" }, "./a.out" },
+	/* Debian packages GDC (and LDC), not DMD. */
+	{ "d", ".d", { "gdc -o a.out {main} {others}" }, "./a.out" },
 	{ "dart", NULL, { NULL }, "dart {main}" },
 	{ "elixir", NULL, { NULL }, "elixir {main}" },
 	{ "elm", NULL, { "elm make --output=a.js {main}" }, "node a.js" },
-	{ "erlang", NULL, { NULL }, "escript {main}" },
+	/*
+	 * escript skips the main file's first line; other modules are compiled
+	 * first (erlc wants at least one file) and load from the work dir.
+	 */
+	{ "erlang", ".erl",
+	    { "sh -c '[ $# -eq 0 ] || exec erlc \"$@\"' erlc {others}" },
+	    "escript {main}" },
 	/* F# wants the file with the entry point last. */
 	{ "fsharp", ".fs", { "fsharpc --nologo --out:a.exe {others} {main}" },
 	    "mono a.exe" },
-	{ "go", ".go", { NULL }, "go run {main} {others}" },
+	/* go build, not go run: the program's own exit status and signals. */
+	{ "go", ".go", { "go build -o a.out {main} {others}" }, "./a.out" },
 	{ "groovy", NULL, { NULL }, "groovy {main}" },
 	{ "guile", NULL, { NULL }, "guile --no-auto-compile -s {main}" },
 	{ "hare", NULL, { NULL }, "hare run {main}" },
-	{ "haskell", NULL, { NULL }, "runghc {main}" },
+	/* ghc --make finds the imported modules in the work dir. */
+	{ "haskell", NULL, { "ghc -v0 -o a.out {main}" }, "./a.out" },
 	{ "idris", NULL, { "idris2 -o a.out {main}" }, "./build/exec/a.out" },
 	{ "java", ".java", { "javac -d . {main} {others}" },
 	    "java -cp . {name}" },
@@ -75,7 +88,8 @@ static const struct language languages[] = {
 	/* OCaml links in order, so dependencies before the main file. */
 	{ "ocaml", ".ml", { "ocamlfind ocamlopt -package str,unix -linkpkg "
 	    "-o a.out {others} {main}" }, "./a.out" },
-	{ "pascal", NULL, { "fpc -oa.out {main}" }, "./a.out" },
+	/* fpc reports on stdout; -l- -v0e: no banner, errors only. */
+	{ "pascal", NULL, { "fpc -l- -v0e -oa.out {main} >&2" }, "./a.out" },
 	{ "perl", NULL, { NULL }, "perl {main}" },
 	{ "php", NULL, { NULL }, "php {main}" },
 	{ "plaintext", NULL, { NULL }, "cat {main}" },
@@ -84,11 +98,18 @@ static const struct language languages[] = {
 	{ "ruby", NULL, { NULL }, "ruby {main}" },
 	{ "rust", NULL, { "rustc -o a.out {main}" }, "./a.out" },
 	{ "sac", NULL, { "sac2c -t seq -o a.out {main}" }, "./a.out" },
+	/* As in glot, the main file holds object Main, whatever its name. */
 	{ "scala", ".scala", { "scalac -d . {main} {others}" },
-	    "scala -cp . {name}" },
+	    "scala -cp . Main" },
 	{ "swift", ".swift", { "swiftc -o a.out {main} {others}" },
 	    "./a.out" },
-	{ "typescript", ".ts", { "tsc {main} {others}" }, "node {stem}.js" },
+	/*
+	 * Debian's @types/node comes with nodejs; tsc prints its diagnostics
+	 * on stdout, which a build that fails must show as stderr.
+	 */
+	{ "typescript", ".ts", { "tsc --target es2020 --module commonjs "
+	    "--skipLibCheck --typeRoots /usr/share/nodejs/@types --types node "
+	    "{main} {others} >&2" }, "node {stem}.js" },
 	{ "zig", NULL, { NULL }, "zig run {main}" },
 };
 

@@ -166,6 +166,29 @@ def status_in_prometheus_format():
            "runbox_runs_total counter", r)
 
 
+@suite.test
+def images_without_token_is_401_access_token():
+    expect_error(request("GET", "/images", token=None), 401, "access_token")
+
+
+@suite.test
+def images_lists_allowed_images_with_language_and_limits():
+    r = request("GET", "/images")
+    expect(r.status == 200 and isinstance(r.json, list), "200 with a JSON array", r)
+    by_image = {i["image"]: i for i in r.json}
+    expect(sorted(by_image) == ["runbox/python:latest", "runbox/tiny:latest"],
+           "exactly the [image.*] sections of the test INI", r)
+    py = by_image["runbox/python:latest"]
+    expect(py["language"] == "python" and py["available"] is True,
+           "language from the section name; the image is built", r)
+    expect(py["limits"]["execution_time_ms"] == 6000 and
+           py["limits"]["memory"] == 128 * 1024 * 1024 and
+           py["limits"]["output_size"] == 64 * 1024 and py["limits"]["pids"] == 64,
+           "its own execution_time, the rest from [limits]", r)
+    expect(by_image["runbox/tiny:latest"]["limits"]["execution_time_ms"] == 4000,
+           "tiny takes [limits] as it is", r)
+
+
 # --- request validation ------------------------------------------------------
 
 @suite.test

@@ -74,6 +74,11 @@ test_good(void)
 	    "image inherits [limits] it does not override");
 	ok(conf_find_image(&c, "runbox/python") == im,
 	    "image found without :latest");
+	ok(im && strcmp(im->language, "python") == 0,
+	    "an image's language defaults to its section name");
+	im = conf_find_image(&c, "runbox/tiny");
+	ok(im && strcmp(im->language, "bash") == 0,
+	    "an image's language can be set");
 	ok(conf_find_image(&c, "runbox/tiny:latest") != NULL,
 	    "image found with :latest added");
 	ok(conf_find_image(&c, "runbox/python:3") == NULL &&
