@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -562,3 +563,20 @@ atexit.register(shutil.rmtree, _SESSION, True)
 atexit.register(stop_all)
 # A suite stopped with SIGTERM (timeout(1)) still stops its services.
 signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
+
+
+def run_in_background(svc, script):
+    """Start a run of the sh script in a thread; returns (thread, box),
+    with box["reply"] or box["error"] and box["at"] set when it ends."""
+    box = {}
+
+    def go():
+        try:
+            box["reply"] = svc.run(TINY, sh(script), timeout=60)
+        except OSError as e:
+            box["error"] = e
+        box["at"] = time.monotonic()
+
+    t = threading.Thread(target=go)
+    t.start()
+    return t, box

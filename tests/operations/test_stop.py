@@ -4,28 +4,13 @@ shutdown_timeout a long run is aborted and answered 503; either way the
 master exits last and leaves no worker, container, socket or pid file."""
 import os
 import signal
-import threading
 import time
 
 import service
-from service import (Service, Suite, TINY, alive, expect, expect_error, processes_with, sh)
+from service import (Service, Suite, alive, expect, expect_error, processes_with,
+                     run_in_background)
 
 suite = Suite("stop")
-
-
-def run_in_background(svc, script):
-    box = {}
-
-    def go():
-        try:
-            box["reply"] = svc.run(TINY, sh(script), timeout=60)
-        except OSError as e:
-            box["error"] = e
-        box["at"] = time.monotonic()
-
-    t = threading.Thread(target=go)
-    t.start()
-    return t, box
 
 
 def expect_nothing_left(svc, workers):

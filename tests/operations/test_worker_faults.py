@@ -6,30 +6,13 @@ owns are removed periodically and at start."""
 import os
 import re
 import signal
-import threading
 import time
 
 import service
-from service import Service, Suite, TINY, alive, docker, expect, expect_error, sh, wait_for
+from service import (Service, Suite, TINY, alive, docker, expect, expect_error,
+                     run_in_background, sh, wait_for)
 
 suite = Suite("workers")
-
-
-def run_in_background(svc, script):
-    """Start a run in a thread; returns (thread, box) with box["reply"] or
-    box["error"] set when it ends."""
-    box = {}
-
-    def go():
-        try:
-            box["reply"] = svc.run(TINY, sh(script), timeout=60)
-        except OSError as e:
-            box["error"] = e
-        box["at"] = time.monotonic()
-
-    t = threading.Thread(target=go)
-    t.start()
-    return t, box
 
 
 def busy_worker(svc):
