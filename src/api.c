@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "runbox.h"
+#include "runner.h"
 
 struct api_route {
 	const char *path;
@@ -106,10 +107,15 @@ api_reply_error_with(struct api_context *ctx, const struct api_error *e,
     const char *extra)
 {
 	json_object *o = json_object_new_object();
+	size_t len;
+	/* A message may quote client or Docker text, cut mid-character. */
+	char *message = output_utf8(e->message, strlen(e->message), &len);
 
 	json_object_object_add(o, "error", json_object_new_string(e->code));
-	json_object_object_add(o, "message",
-	    json_object_new_string(e->message));
+	json_object_object_add(o, "message", message ?
+	    json_object_new_string_len(message, (int)len) :
+	    json_object_new_string("(message lost: out of memory)"));
+	free(message);
 	ctx->error_code = e->code;
 	api_reply_json(ctx, e->status, extra, o);
 	json_object_put(o);
@@ -163,7 +169,7 @@ api_version(struct api_context *ctx)
 
 	if (docker_call(d, "GET", "/version", NULL, d->read_timeout,
 	    64 * 1024, &status, &resp) == -1 || status != 200 ||
-	    (root = json_tokener_parse(resp.data)) == NULL) {
+	    (root = docker_json(&resp, json_type_object)) == NULL) {
 		if (d->unreachable)
 			api_error_set(&e, 503, "docker.unavailable", "Docker is "
 			    "not reachable: %s", d->error);
@@ -265,7 +271,7 @@ api_run(struct api_context *ctx)
 {
 	const struct image *im;
 	struct run_request rr = { 0 };
-	struct api_error e;
+	struct api_error e = { 500, "server.error", "internal error" };
 	struct buf body = { 0 }, out = { 0 };
 	const char *payload;
 	size_t len;

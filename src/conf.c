@@ -75,6 +75,8 @@ static const struct conf_key conf_keys[] = {
 	    C(kill_grace) },
 	{ "server", "reap_interval", CONF_DURATION, 1000, 3600 * 1000, "30s",
 	    C(reap_interval) },
+	{ "server", "io_timeout", CONF_DURATION, 100, 600 * 1000, "30s",
+	    C(io_timeout) },
 
 	{ "docker", "endpoint", CONF_STRING, 1, PATH_MAX,
 	    "unix:///var/run/docker.sock", C(docker_endpoint) },
@@ -107,7 +109,7 @@ static const struct conf_key conf_keys[] = {
 
 	{ "limits", "execution_time", CONF_DURATION, 100, 3600 * 1000, "15s",
 	    L(execution_time) },
-	{ "limits", "output_size", CONF_SIZE, 1 * KIB, 64 * MIB, "100K",
+	{ "limits", "output_size", CONF_SIZE, 4 * KIB, 64 * MIB, "100K",
 	    L(output_size) },
 	{ "limits", "memory", CONF_SIZE, 6 * MIB, 64 * GIB, "512M", L(memory) },
 	{ "limits", "cpus", CONF_CPUS, 10000000LL, 64000000000LL, "1",
@@ -625,10 +627,13 @@ conf_check(struct conf *c, char *err, size_t errlen)
 			return conf_fail(err, errlen, "%s: [image.%s] "
 			    "nofile_soft: above nofile_hard", c->path,
 			    c->images[i].key);
-		if (c->log_max_size < 2 * c->images[i].limits.output_size)
+		/* Docker's log escapes <, > and & as \u00XX: six bytes for
+		 * each byte the runner counted as one. */
+		if (c->log_max_size < 6 * c->images[i].limits.output_size +
+		    64 * KIB)
 			return conf_fail(err, errlen, "%s: [container] "
-			    "log_max_size: must be at least twice the "
-			    "output_size of [image.%s]", c->path,
+			    "log_max_size: must be at least six times the "
+			    "output_size of [image.%s], plus 64K", c->path,
 			    c->images[i].key);
 		if (c->images[i].limits.nproc_soft >
 		    c->images[i].limits.nproc_hard)

@@ -166,6 +166,8 @@ docker_stream(struct docker *d, const char *method, const char *path,
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
 	}
 	rc = curl_easy_perform(curl);
+	/* errbuf lives on this stack frame only. */
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
 	if (rc != CURLE_OK) {
 		d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
@@ -191,13 +193,28 @@ docker_call(struct docker *d, const char *method, const char *path,
 	    docker_buf_sink, &sink, status);
 }
 
+/* An answer's JSON value if it is of the given type, or NULL. */
+json_object *
+docker_json(const struct buf *response, json_type type)
+{
+	json_object *root;
+
+	if (response->len == 0 ||
+	    (root = json_tokener_parse(response->data)) == NULL)
+		return NULL;
+	if (json_object_is_type(root, type))
+		return root;
+	json_object_put(root);
+	return NULL;
+}
+
 /* The "message" of an error answer, or the raw text when it has none. */
 const char *
 docker_message(const struct buf *response, char *out, size_t outlen)
 {
 	json_object *root, *msg;
 
-	root = response->len ? json_tokener_parse(response->data) : NULL;
+	root = docker_json(response, json_type_object);
 	if (root && json_object_object_get_ex(root, "message", &msg))
 		snprintf(out, outlen, "%s", json_object_get_string(msg));
 	else
@@ -337,8 +354,9 @@ docker_send_stdin(struct docker *d, int fd, const char *data, size_t len,
 			    "stdin: write timed out");
 			return -1;
 		}
-		n = send(fd, data, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
+		/* Never block: poll() promised room, not room for it all. */
+		n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			snprintf(d->error, sizeof(d->error), "stdin: %s",

@@ -16,23 +16,28 @@ static json_object *
 images_present(struct docker *d)
 {
 	struct buf resp = { 0 };
-	json_object *list, *tags, *present = NULL, *item;
+	json_object *list, *tags, *present = NULL, *item, *tag;
 	long status;
 	size_t i, j;
 
 	if (docker_call(d, "GET", "/images/json", NULL, d->read_timeout,
 	    16 * 1024 * 1024, &status, &resp) == -1 || status != 200)
 		goto done;
-	if ((list = json_tokener_parse(resp.data)) == NULL)
+	if ((list = docker_json(&resp, json_type_array)) == NULL)
 		goto done;
 	present = json_object_new_object();
 	for (i = 0; i < json_object_array_length(list); i++) {
 		item = json_object_array_get_idx(list, i);
-		if (!json_object_object_get_ex(item, "RepoTags", &tags))
+		/* An untagged image has "RepoTags": null. */
+		if (!json_object_object_get_ex(item, "RepoTags", &tags) ||
+		    !json_object_is_type(tags, json_type_array))
 			continue;
-		for (j = 0; j < json_object_array_length(tags); j++)
-			json_object_object_add(present, json_object_get_string(
-			    json_object_array_get_idx(tags, j)), NULL);
+		for (j = 0; j < json_object_array_length(tags); j++) {
+			tag = json_object_array_get_idx(tags, j);
+			if (json_object_is_type(tag, json_type_string))
+				json_object_object_add(present,
+				    json_object_get_string(tag), NULL);
+		}
 	}
 	json_object_put(list);
 done:

@@ -134,10 +134,10 @@ master_signal_workers(struct master *m, int sig, int old_only)
 }
 
 static int
-master_owns(pid_t worker, void *arg)
+master_owns(pid_t worker, const char *request, void *arg)
 {
 	(void)arg;
-	return worker > 0 && scoreboard_find(worker) != NULL;
+	return scoreboard_serving(worker, request);
 }
 
 /* Remove containers no live worker owns (all of them when all is set). */

@@ -208,7 +208,7 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 		    400, e);
 		goto done;
 	}
-	root = json_tokener_parse(resp.data);
+	root = docker_json(&resp, json_type_object);
 	if (!json_object_object_get_ex(root, "Id", &id) ||
 	    json_object_get_string_len(id) == 0 ||
 	    (size_t)json_object_get_string_len(id) >= sizeof(r->id) ||
@@ -335,13 +335,17 @@ run_check_result(struct run_output *o, long exit_code, struct buf *out,
 	*outcome = run_outcome(root);
 	json_object_put(root);
 	util_buf_reset(out);
-	return util_buf_append(out, o->out.data, len);
+	if (util_buf_append(out, o->out.data, len) == -1) {
+		api_error_set(e, 500, "server.memory", "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 static long
 run_exit_code(const struct buf *resp)
 {
-	json_object *root = json_tokener_parse(resp->data), *v;
+	json_object *root = docker_json(resp, json_type_object), *v;
 	long code = -1;
 
 	if (json_object_object_get_ex(root, "StatusCode", &v))
@@ -453,22 +457,23 @@ run_remove(struct docker *d, const struct conf *c, struct run *r)
 	r->id[0] = '\0';
 }
 
-/* The worker pid in a container's labels, or 0. */
-static pid_t
-run_worker_of(json_object *container)
+/* A label of a container from Docker's list, or NULL. */
+static const char *
+run_label(json_object *container, const char *name)
 {
 	json_object *labels, *v;
 
 	if (!json_object_object_get_ex(container, "Labels", &labels) ||
-	    !json_object_object_get_ex(labels, RUNBOX_LABEL_WORKER, &v))
-		return 0;
-	return (pid_t)atol(json_object_get_string(v));
+	    !json_object_object_get_ex(labels, name, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
 }
 
 /*
- * Remove the containers of this instance that no live worker owns: owned()
- * says whether a worker pid is alive; NULL removes them all (at start and
- * stop).  Returns how many were removed, or -1.
+ * Remove the containers of this instance that no worker is using: owned()
+ * says whether a worker is busy with the container's request; NULL
+ * removes them all (at start and stop).  Returns how many, or -1.
  */
 int
 run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
@@ -477,6 +482,7 @@ run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
 	struct buf resp = { 0 };
 	json_object *root = NULL, *item, *id;
 	char path[512], *filter;
+	const char *worker;
 	long status;
 	size_t i;
 	int n = -1;
@@ -494,12 +500,17 @@ run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
 		    "unexpected answer");
 		goto done;
 	}
-	root = json_tokener_parse(resp.data);
+	if ((root = docker_json(&resp, json_type_array)) == NULL) {
+		log_warnx("list containers: not a JSON array");
+		goto done;
+	}
 	n = 0;
 	for (i = 0; i < json_object_array_length(root); i++) {
 		item = json_object_array_get_idx(root, i);
+		worker = run_label(item, RUNBOX_LABEL_WORKER);
 		if (!json_object_object_get_ex(item, "Id", &id) ||
-		    (owned && owned(run_worker_of(item), arg)))
+		    (owned && owned(worker ? (pid_t)atol(worker) : 0,
+		    run_label(item, RUNBOX_LABEL_REQUEST), arg)))
 			continue;
 		if (run_delete(d, json_object_get_string(id)) == 0)
 			n++;

@@ -81,6 +81,7 @@ struct conf {
 	long long max_requests; /* per worker; 0 = no limit */
 	long long kill_grace;    /* ms past a request's deadline */
 	long long reap_interval; /* ms */
+	long long io_timeout;    /* ms, on the web server's connection */
 	long long max_run_time;  /* ms, the longest execution_time */
 	/* [docker] */
 	char *docker_endpoint;
@@ -133,6 +134,7 @@ struct scoreboard_slot {
 	int state;
 	long long started;  /* ms, monotonic */
 	long long deadline; /* ms, monotonic: the request must be over by then */
+	unsigned long long request; /* the request id in hand, 0 when idle */
 	long long requests;
 };
 struct scoreboard {
@@ -154,7 +156,9 @@ struct scoreboard *scoreboard_get(void);
 struct scoreboard_slot *scoreboard_claim(unsigned generation, long long now);
 struct scoreboard_slot *scoreboard_find(pid_t pid);
 void scoreboard_release(struct scoreboard_slot *s);
-void scoreboard_busy(struct scoreboard_slot *s, long long deadline);
+void scoreboard_busy(struct scoreboard_slot *s, long long deadline,
+    const char *request_id);
+int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_idle(struct scoreboard_slot *s);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
 
@@ -228,6 +232,7 @@ int docker_stream(struct docker *d, const char *method, const char *path,
 int docker_attach_stdin(struct docker *d, const char *id, int *fdp);
 int docker_send_stdin(struct docker *d, int fd, const char *data,
     size_t len, long long deadline);
+json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
 
@@ -247,7 +252,7 @@ int run_finish(struct docker *d, const struct image *im, struct run *r,
     const char *payload, size_t len, struct buf *out, enum outcome *outcome,
     struct api_error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
-typedef int (*run_owned_fn)(pid_t worker, void *arg);
+typedef int (*run_owned_fn)(pid_t worker, const char *request, void *arg);
 int run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
     void *arg);
 char *run_create_body(const struct conf *c, const struct image *im,

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -89,11 +90,21 @@ scoreboard_release(struct scoreboard_slot *s)
 	__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
 }
 
+/* Request ids are 16 hex digits: one word, read and written whole. */
+static unsigned long long
+scoreboard_request(const char *request_id)
+{
+	return request_id ? strtoull(request_id, NULL, 16) : 0;
+}
+
 /* The worker starts a request that must be over by deadline (ms). */
 void
-scoreboard_busy(struct scoreboard_slot *s, long long deadline)
+scoreboard_busy(struct scoreboard_slot *s, long long deadline,
+    const char *request_id)
 {
 	__atomic_store_n(&s->deadline, deadline, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->request, scoreboard_request(request_id),
+	    __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, SLOT_BUSY, __ATOMIC_RELEASE);
 }
 
@@ -101,7 +112,25 @@ void
 scoreboard_idle(struct scoreboard_slot *s)
 {
 	__atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->request, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, SLOT_IDLE, __ATOMIC_RELEASE);
+}
+
+/*
+ * Whether worker pid is alive and busy with request_id: its container is
+ * in use.  Any other container labelled with a live worker was left by a
+ * failed create or remove, and may go.
+ */
+int
+scoreboard_serving(pid_t pid, const char *request_id)
+{
+	const struct scoreboard_slot *s;
+	unsigned long long id = scoreboard_request(request_id);
+
+	if (pid <= 0 || id == 0 || (s = scoreboard_find(pid)) == NULL)
+		return 0;
+	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_BUSY &&
+	    __atomic_load_n(&s->request, __ATOMIC_RELAXED) == id;
 }
 
 /* Count one answered request; runs also count by outcome and latency. */

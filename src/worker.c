@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "runbox.h"
@@ -59,16 +60,30 @@ worker_signals(sigset_t *waitmask)
 
 /*
  * Wait for a connection and accept it; -1 when told to stop.  Several
- * workers may wake for one connection: the losers see EAGAIN.
+ * workers may wake for one connection: the losers see EAGAIN.  A web
+ * server sends its request at once: a connection silent for io_timeout is
+ * dropped rather than allowed to hold the worker.
  */
 static int
-worker_accept(int listen_fd, const sigset_t *waitmask)
+worker_accept(const struct conf *c, int listen_fd, const sigset_t *waitmask)
 {
 	struct pollfd pfd = { listen_fd, POLLIN, 0 };
-	int fd;
+	struct timeval tv = { c->io_timeout / 1000,
+	    (c->io_timeout % 1000) * 1000 };
+	sigset_t term, old;
+	int fd, rc;
 
-	while (!worker_stopping) {
-		if (ppoll(&pfd, 1, NULL, waitmask) == -1) {
+	/* SIGTERM too waits for ppoll(), or one that comes between the test
+	 * of worker_stopping and the wait would be lost. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	for (;;) {
+		sigprocmask(SIG_BLOCK, &term, &old);
+		rc = worker_stopping ? 0 : ppoll(&pfd, 1, NULL, waitmask);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (worker_stopping)
+			return -1;
+		if (rc == -1) {
 			if (errno != EINTR) {
 				log_warn("worker: poll");
 				return -1;
@@ -76,15 +91,17 @@ worker_accept(int listen_fd, const sigset_t *waitmask)
 			continue;
 		}
 		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd != -1)
+		if (fd != -1) {
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 			return fd;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != ECONNABORTED && errno != EINTR) {
 			log_warn("worker: accept");
 			return -1;
 		}
 	}
-	return -1;
 }
 
 static enum outcome
@@ -145,10 +162,15 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	 * attach, start) and after it (logs) at their timeouts.
 	 */
 	scoreboard_busy(slot, started + c->max_run_time + 1000 +
-	    4 * c->docker_read_timeout + c->docker_write_timeout);
+	    4 * c->docker_read_timeout + c->docker_write_timeout,
+	    ctx.request_id);
 	api_handle(&ctx);
 	worker_log(&ctx, req, util_now_ms() - started);
 	FCGX_Finish_r(req);
+	/* One request per connection: a web server that asked to keep it
+	 * (FCGI_KEEP_CONN) sees it closed and opens another. */
+	if (req->ipcFd >= 0)
+		FCGX_Free(req, 1);
 	replied = util_now_ms();
 	/* An aborted run's container is removed all the same. */
 	docker_cancelled = 0;
@@ -174,7 +196,7 @@ worker_main(const struct conf *c, int listen_fd, struct scoreboard_slot *slot)
 		return 1;
 	}
 	while (c->max_requests == 0 || served < c->max_requests) {
-		if ((fd = worker_accept(listen_fd, &waitmask)) == -1)
+		if ((fd = worker_accept(c, listen_fd, &waitmask)) == -1)
 			break;
 		/*
 		 * libfcgi reads a request from an open ipcFd instead of

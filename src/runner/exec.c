@@ -101,7 +101,9 @@ exec_close(struct exec_state *st, int which)
 
 /*
  * Kills the whole process group.  The child itself is killed too in case
- * it has not reached setsid() yet.
+ * it has not reached setsid() yet.  As PID 1 of the container, the runner
+ * also kills every other process: one that left the group with setsid()
+ * must not outlive its command.
  */
 static void
 exec_kill(struct exec_state *st)
@@ -109,6 +111,8 @@ exec_kill(struct exec_state *st)
 	kill(-st->pid, SIGKILL);
 	if (!st->reaped)
 		kill(st->pid, SIGKILL);
+	if (getpid() == 1)
+		kill(-1, SIGKILL);
 	st->killed = 1;
 }
 

@@ -202,6 +202,14 @@ def bad_json_is_400_request_json():
 
 
 @suite.test
+def error_quoting_a_long_non_ascii_name_is_valid_utf8():
+    # The message quotes the name cut to 200 bytes, inside a character.
+    r = run(TINY, {"language": "bash", "files": files(("\u20ac" * 100, ""))})
+    expect_error(r, 400, "request.payload")
+    expect(r.raw.decode("utf-8", "strict") is not None, "the body is valid UTF-8", r)
+
+
+@suite.test
 def body_not_an_object_is_400_request_json():
     expect_error(request("POST", "/run", b'[1, 2, 3]'), 400, "request.json")
     expect_error(request("POST", "/run", b'"a string"'), 400, "request.json")

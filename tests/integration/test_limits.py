@@ -136,6 +136,19 @@ def background_process_does_not_hold_the_run():
 
 
 @suite.test
+def process_that_left_the_group_does_not_outlive_its_command():
+    # setsid() takes it out of the command's process group; the runner,
+    # PID 1 of the container, kills it all the same when the build ends.
+    build = "setsid sh -c 'sleep 1; echo escaped > flag' </dev/null >/dev/null 2>&1 &"
+    r = run(TINY, {"runInstructions": {"buildCommands": [build],
+                                       "runCommand": "sleep 2; cat flag 2>/dev/null || echo clean"},
+                   "files": files(("main.sh", ""))})
+    expect_result(r, PROMPT)
+    expect(r.json["stdout"] == "clean\n", "the escaped process was killed", r)
+    no_container_left()
+
+
+@suite.test
 def client_gone_mid_run_leaves_no_container():
     # The client gives up after 1 s; the worker still finishes the run and
     # removes the container, and the pool goes on answering.

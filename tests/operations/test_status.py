@@ -8,7 +8,7 @@ from service import Shared, Suite, TINY, expect, expect_error, sh, wait_for
 
 suite = Suite("status")
 
-# execution_time 3 s: the runner stops a program at 2250 ms.  output_size 8K:
+# execution_time 3 s: the runner stops a program at 3000 ms.  output_size 8K:
 # "yes" floods it.  [image.missing] is allowed but does not exist: Docker
 # refuses to create it (a docker error).
 GROUP = Shared(overrides={"limits": {"execution_time": "3s", "output_size": "8K"},

@@ -6,6 +6,7 @@ owns are removed periodically and at start."""
 import os
 import re
 import signal
+import socket
 import time
 
 import service
@@ -117,6 +118,36 @@ def container_of_a_live_worker_is_not_reaped():
         expect(r is not None and r.status == 200 and r.json["stdout"] == "done\n",
                "the run outlived two reap periods", r)
         expect("orphaned" not in svc.log(), "nothing reaped")
+
+
+@suite.test
+def container_a_live_worker_no_longer_uses_is_reaped():
+    # As when a create timed out on our side or a remove failed: the
+    # worker lives on, idle, and its container must not wait for it to exit.
+    with Service({"server": {"reap_interval": "1s", "workers": "1"}}) as svc:
+        worker = svc.workers()[0]
+        cid = docker("create", "--label", "runbox.service=runboxd",
+                     "--label", "runbox.instance=" + svc.instance,
+                     "--label", "runbox.worker=%d" % worker,
+                     "--label", "runbox.request=00000000000000aa", TINY).strip()
+        wait_for("container of an idle worker removed",
+                 lambda: cid not in svc.containers(), 1.0 + 1.5, 0.05)
+        expect(svc.workers() == [worker], "the worker itself is left alone")
+
+
+@suite.test
+def silent_connection_cannot_hold_a_worker():
+    with Service({"server": {"io_timeout": "1s", "workers": "1"}}) as svc:
+        silent = socket.socket(socket.AF_UNIX)
+        silent.connect(svc.sock)
+        try:
+            time.sleep(0.2)  # the only worker takes it and waits
+            r = svc.run(TINY, sh("echo served"), timeout=20)
+            expect(r.status == 200 and r.json["stdout"] == "served\n",
+                   "the next request is served once io_timeout drops the silent one", r)
+            expect(r.seconds < 1.0 + 3.0, "within io_timeout and a run", r)
+        finally:
+            silent.close()
 
 
 @suite.test

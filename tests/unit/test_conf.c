@@ -69,7 +69,7 @@ test_good(void)
 	ok(c.nimages == 2, "two images");
 	im = conf_find_image(&c, "runbox/python:latest");
 	ok(im && im->limits.execution_time == 750 &&
-	    im->limits.output_size == 1024, "image overrides its limits");
+	    im->limits.output_size == 4096, "image overrides its limits");
 	ok(im && im->limits.memory == 256LL << 20,
 	    "image inherits [limits] it does not override");
 	ok(conf_find_image(&c, "runbox/python") == im,
