@@ -2,8 +2,8 @@
  * The master, after php-fpm's process manager: it forks the workers and
  * respawns any that die, replaces them all on SIGHUP with a new
  * configuration (old workers finish their run first), kills a worker whose
- * request overstays its deadline, removes containers that no live worker
- * owns, and stops in steps on SIGTERM, SIGINT or SIGQUIT: stop accepting
+ * request overstays its deadline, removes containers that no worker is
+ * using (in a child, but at start and stop), and stops in steps on SIGTERM, SIGINT or SIGQUIT: stop accepting
  * and let runs finish (shutdown_timeout), then abort them (SIGTERM), then
  * SIGKILL.  Signal handlers only write the signal number to a self-pipe.
  */
@@ -33,6 +33,8 @@ struct master {
 	struct scoreboard *sb;
 	long long respawn_after;
 	long long next_reap;
+	pid_t reaper;   /* the child removing containers, or 0 */
+	int reap_again; /* a worker died while the reaper was at work */
 	int stopping;
 };
 
@@ -48,10 +50,11 @@ master_on_signal(int sig)
 	errno = saved;
 }
 
+static const int master_sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+
 static int
 master_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP };
 	struct sigaction sa;
 	size_t i;
 
@@ -63,8 +66,8 @@ master_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = master_on_signal;
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (i = 0; i < sizeof(master_sigs) / sizeof(master_sigs[0]); i++)
+		sigaction(master_sigs[i], &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	return 0;
@@ -140,14 +143,13 @@ master_owns(pid_t worker, const char *request, void *arg)
 	return scoreboard_serving(worker, request);
 }
 
-/* Remove containers no live worker owns (all of them when all is set). */
+/* Remove containers no worker is using (all of them when all is set). */
 static void
 master_reap_containers(struct master *m, int all)
 {
 	struct docker d;
 	int n;
 
-	m->next_reap = util_now_ms() + m->conf->reap_interval;
 	if (docker_open(&d, m->conf) == -1)
 		return;
 	if ((n = run_reap(&d, m->conf, all ? NULL : master_owns, NULL)) > 0) {
@@ -158,6 +160,46 @@ master_reap_containers(struct master *m, int all)
 	docker_close(&d);
 }
 
+/*
+ * The periodic reap, and the one when a worker dies, run in a child: a
+ * slow Docker then never holds up respawns, kills and signals.  One at a
+ * time; a death during a reap asks for another after it.
+ */
+static void
+master_reap_async(struct master *m)
+{
+	struct sigaction sa;
+	sigset_t all, old;
+	size_t i;
+	pid_t pid;
+
+	m->next_reap = util_now_ms() + m->conf->reap_interval;
+	if (m->reaper > 0) {
+		m->reap_again = 1;
+		return;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) == 0) {
+		close(master_pipe[0]);
+		close(master_pipe[1]);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (i = 0; i < sizeof(master_sigs) / sizeof(master_sigs[0]);
+		    i++)
+			sigaction(master_sigs[i], &sa, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		master_reap_containers(m, 0);
+		_exit(0);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		log_warn("master: fork reaper");
+		return;
+	}
+	m->reaper = pid;
+}
+
 static void
 master_reap_children(struct master *m)
 {
@@ -166,6 +208,12 @@ master_reap_children(struct master *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->reaper) {
+			m->reaper = 0;
+			orphans |= m->reap_again;
+			m->reap_again = 0;
+			continue;
+		}
 		if ((s = scoreboard_find(pid)) == NULL)
 			continue;
 		if (WIFSIGNALED(status)) {
@@ -183,7 +231,7 @@ master_reap_children(struct master *m)
 	}
 	/* A killed worker may have left its container: remove it now. */
 	if (orphans && !m->stopping)
-		master_reap_containers(m, 0);
+		master_reap_async(m);
 }
 
 /*
@@ -280,7 +328,7 @@ master_tick(struct master *m)
 			master_spawn(m);
 	master_kill_overdue(m);
 	if (util_now_ms() >= m->next_reap)
-		master_reap_containers(m, 0);
+		master_reap_async(m);
 }
 
 /* Wait for the workers to exit until deadline; 0 once none is left. */
@@ -322,7 +370,7 @@ master_stop(struct master *m)
 int
 master_run(struct conf *c, int listen_fd)
 {
-	struct master m = { c, listen_fd, NULL, 0, 0, 0 };
+	struct master m = { .conf = c, .listen_fd = listen_fd };
 	int flags;
 
 	if (master_signals() == -1 || (m.sb = scoreboard_create()) == NULL)
@@ -334,12 +382,15 @@ master_run(struct conf *c, int listen_fd)
 		goto fail;
 	}
 	master_reap_containers(&m, 1);
+	m.next_reap = util_now_ms() + c->reap_interval;
 	log_info("runboxd %s ready: %lld workers, instance %s", PACKAGE_VERSION,
 	    c->workers, c->instance);
 	do
 		master_tick(&m);
 	while (master_poll(&m, MASTER_TICK_MS) == 0);
 	master_stop(&m);
+	if (m.reaper > 0)
+		waitpid(m.reaper, NULL, 0);
 	master_reap_containers(&m, 1);
 	log_info("stopped");
 	conf_free(m.conf);
