@@ -122,7 +122,7 @@ api_reply_error_with(struct api_context *ctx, const struct api_error *e,
 }
 
 /* Send e as the answer and remember its code for the request log. */
-void
+static void
 api_reply_error(struct api_context *ctx, const struct api_error *e)
 {
 	api_reply_error_with(ctx, e, NULL);

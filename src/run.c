@@ -166,22 +166,6 @@ run_docker_error(struct docker *d, long status, const struct buf *resp,
 		    docker_message(resp, msg, sizeof(msg)), status);
 }
 
-static int
-run_post(struct docker *d, struct run *r, const char *what, long expect,
-    const char *code, int http, struct buf *resp, struct api_error *e)
-{
-	char path[160];
-	long status;
-
-	snprintf(path, sizeof(path), "/containers/%s/%s", r->id, what);
-	if (docker_call(d, "POST", path, NULL, d->read_timeout, 64 * 1024,
-	    &status, resp) == 0 &&
-	    status == expect)
-		return 0;
-	run_docker_error(d, status, resp, code, http, e);
-	return -1;
-}
-
 /*
  * Create, attach stdin and start a container for im.  On return r->id is
  * set whenever a container exists, even on failure: the caller removes it.
@@ -192,7 +176,7 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 {
 	struct buf resp = { 0 };
 	json_object *root = NULL, *id;
-	char *body;
+	char *body, path[160];
 	long status;
 	int rc = -1;
 
@@ -223,9 +207,13 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 		run_docker_error(d, 0, &resp, "docker.container.attach", 500, e);
 		goto done;
 	}
-	if (run_post(d, r, "start", 204, "docker.container.start", 500, &resp,
-	    e) == -1)
+	snprintf(path, sizeof(path), "/containers/%s/start", r->id);
+	if (docker_call(d, "POST", path, NULL, d->read_timeout, 64 * 1024,
+	    &status, &resp) == -1 || status != 204) {
+		run_docker_error(d, status, &resp, "docker.container.start",
+		    500, e);
 		goto done;
+	}
 	rc = 0;
 done:
 	json_object_put(root);

@@ -32,7 +32,6 @@ void util_buf_free(struct buf *b);
 long long util_now_ms(void);
 int util_random_hex(char *out, size_t nbytes);
 int util_token_equal(const char *given, const char *expected);
-char *util_strdup(const char *s);
 
 /* log.c */
 int log_init(const char *target, const char *ident);
@@ -272,7 +271,6 @@ struct api_context {
 	struct run *run; /* the container to remove after the reply */
 };
 void api_handle(struct api_context *ctx);
-void api_reply_error(struct api_context *ctx, const struct api_error *e);
 
 /* worker.c */
 int worker_main(const struct conf *c, int listen_fd,

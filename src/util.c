@@ -101,9 +101,3 @@ util_token_equal(const char *given, const char *expected)
 		    (unsigned char)expected[elen ? i % elen : 0];
 	return diff == 0 && elen > 0;
 }
-
-char *
-util_strdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
