@@ -33,3 +33,37 @@ docker_up() { docker version >/dev/null 2>&1; }
 
 # is_dynamic FILE: true if FILE is an ELF executable that needs a loader (not static).
 is_dynamic() { LC_ALL=C readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'; }
+
+# Test tallies: the runners add to these and end with "NAME: N passed, N failed".
+passed=0 failed=0
+
+# check NAME COMMAND...: one more counted test, "ok" or "FAIL".
+check() {
+    if "${@:2}"; then passed=$((passed + 1)); echo "ok   $1"
+    else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+
+# count_result NAME OUTPUT: add the last "NAME: N passed, N failed" line of
+# OUTPUT to the tallies (NAME may be a pattern); none counts as one failure.
+count_result() {
+    local p f
+    read -r p f < <(printf '%s\n' "$2" |
+        sed -n -E "s/^$1: ([0-9]+) passed, ([0-9]+) failed\$/\\1 \\2/p" | tail -1) || true
+    [ -n "${p:-}" ] || log "no '$1: N passed, N failed' line"
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1}))
+}
+
+# run_suites DIR SUITE...: run each python suite of DIR (all test_*.py when
+# none is named), show its output and count its result line.
+run_suites() {
+    local dir=$1 suite out
+    shift
+    local suites=("$@")
+    [ ${#suites[@]} -gt 0 ] || mapfile -t suites < <(cd "$dir" && ls test_*.py)
+    for suite in "${suites[@]}"; do
+        log "suite $suite"
+        out=$(timeout 900 python3 "$dir/$suite" 2>&1) || true
+        printf '%s\n' "$out"
+        count_result '[a-z_]+' "$out"
+    done
+}

@@ -12,7 +12,7 @@
 #   service_check_clean       after service_stop: print "ok NAME" / "FAIL NAME"
 #                             for: no container of the instance left, no
 #                             sanitizer report in the log, no runboxd left;
-#                             sets service_passed / service_failed
+#                             counted in scripts/lib.sh's passed / failed
 #   service_cleanup           for an EXIT trap: kill what is left, remove the
 #                             work dir (service_start installs this trap)
 #
@@ -25,7 +25,6 @@
 service_port=${RUNBOX_TEST_PORT:-18443}
 service_runboxd=${RUNBOXD:-$top/_build/test/runboxd}
 service_work='' service_master='' service_instance='' service_log=''
-service_passed=0 service_failed=0
 
 service_cleanup() {
     [ -n "$service_work" ] || return 0
@@ -116,10 +115,6 @@ service_stop() {
     fi
 }
 
-_service_check() {  # _service_check NAME COMMAND...: one more counted check
-    if "${@:2}"; then service_passed=$((service_passed + 1)); echo "ok   $1"
-    else service_failed=$((service_failed + 1)); echo "FAIL $1"; fi
-}
 _service_no_containers() {
     [ -z "$(docker ps -aq --filter "label=runbox.instance=$service_instance")" ]
 }
@@ -131,9 +126,9 @@ _service_no_runboxd_left() {
 }
 
 service_check_clean() {
-    service_passed=0 service_failed=0
-    _service_check no_container_left_after_the_suites _service_no_containers
-    _service_check no_sanitizer_reports _service_no_sanitizer_reports
-    _service_check no_runboxd_process_left _service_no_runboxd_left
-    [ "$service_failed" -eq 0 ]
+    local before=$failed
+    check no_container_left_after_the_suites _service_no_containers
+    check no_sanitizer_reports _service_no_sanitizer_reports
+    check no_runboxd_process_left _service_no_runboxd_left
+    [ "$failed" -eq "$before" ]
 }
