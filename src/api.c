@@ -33,19 +33,6 @@ static const struct api_route api_routes[] = {
 	{ "/images", "GET", 1, api_images },
 };
 
-void
-api_error_set(struct api_error *e, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	e->status = status;
-	e->code = code;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-}
-
 static const char *
 api_reason(int status)
 {
@@ -103,7 +90,7 @@ api_reply_json(struct api_context *ctx, int status, const char *extra,
 }
 
 static void
-api_reply_error_with(struct api_context *ctx, const struct api_error *e,
+api_reply_error_with(struct api_context *ctx, const struct error *e,
     const char *extra)
 {
 	json_object *o = json_object_new_object();
@@ -111,19 +98,20 @@ api_reply_error_with(struct api_context *ctx, const struct api_error *e,
 	/* A message may quote client or Docker text, cut mid-character. */
 	char *message = output_utf8(e->message, strlen(e->message), &len);
 
-	json_object_object_add(o, "error", json_object_new_string(e->code));
+	json_object_object_add(o, "error",
+	    json_object_new_string(error_name(e->code)));
 	json_object_object_add(o, "message", message ?
 	    json_object_new_string_len(message, (int)len) :
 	    json_object_new_string("(message lost: out of memory)"));
 	free(message);
-	ctx->error_code = e->code;
-	api_reply_json(ctx, e->status, extra, o);
+	ctx->error = e->code;
+	api_reply_json(ctx, error_status(e->code), extra, o);
 	json_object_put(o);
 }
 
 /* Send e as the answer and remember its code for the request log. */
 static void
-api_reply_error(struct api_context *ctx, const struct api_error *e)
+api_reply_error(struct api_context *ctx, const struct error *e)
 {
 	api_reply_error_with(ctx, e, NULL);
 }
@@ -161,7 +149,7 @@ api_version(struct api_context *ctx)
 		{ "MinAPIVersion", "minApiVersion" },
 	};
 	struct docker *d = ctx->docker;
-	struct api_error e;
+	struct error e;
 	struct buf resp = { 0 };
 	json_object *root = NULL, *o, *docker, *v;
 	long status;
@@ -171,10 +159,10 @@ api_version(struct api_context *ctx)
 	    64 * 1024, &status, &resp) == -1 || status != 200 ||
 	    (root = docker_json(&resp, json_type_object)) == NULL) {
 		if (d->unreachable)
-			api_error_set(&e, 503, "docker.unavailable", "Docker is "
+			error_set(&e, ERROR_DOCKER_UNAVAILABLE, "Docker is "
 			    "not reachable: %s", d->error);
 		else
-			api_error_set(&e, 500, "docker.version", "%s",
+			error_set(&e, ERROR_DOCKER_VERSION, "%s",
 			    d->error[0] ? d->error : "unexpected answer");
 		api_reply_error(ctx, &e);
 		goto done;
@@ -219,7 +207,7 @@ api_status(struct api_context *ctx)
  * passes a large chunked body that way).  Refuse what is too big.
  */
 static int
-api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
+api_read_body(struct api_context *ctx, struct buf *body, struct error *e)
 {
 	const char *cl = api_param(ctx, "CONTENT_LENGTH");
 	long long len = 0, max = ctx->conf->max_body_size;
@@ -229,11 +217,11 @@ api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
 
 	if (known && (conf_parse_size(cl, &len) == -1 ||
 	    strspn(cl, "0123456789") != strlen(cl))) {
-		api_error_set(e, 400, "request.json", "Invalid Content-Length");
+		error_set(e, ERROR_REQUEST_JSON, "Invalid Content-Length");
 		return -1;
 	}
 	if (len > max) {
-		api_error_set(e, 413, "request.too_large", "The body is %lld "
+		error_set(e, ERROR_REQUEST_TOO_LARGE, "The body is %lld "
 		    "bytes; at most %lld are accepted", len, max);
 		return -1;
 	}
@@ -244,23 +232,23 @@ api_read_body(struct api_context *ctx, struct buf *body, struct api_error *e)
 		if (n <= 0 && !known)
 			break;
 		if (n <= 0) {
-			api_error_set(e, 400, "request.json", "The body ended "
+			error_set(e, ERROR_REQUEST_JSON, "The body ended "
 			    "after %zu of %lld bytes", body->len, len);
 			return -1;
 		}
 		if (!known && body->len + (size_t)n > (size_t)max) {
-			api_error_set(e, 413, "request.too_large", "The body is "
+			error_set(e, ERROR_REQUEST_TOO_LARGE, "The body is "
 			    "over %lld bytes; at most %lld are accepted", max,
 			    max);
 			return -1;
 		}
 		if (util_buf_append(body, chunk, (size_t)n) == -1) {
-			api_error_set(e, 500, "server.memory", "out of memory");
+			error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 			return -1;
 		}
 	}
 	if (body->data == NULL && util_buf_append(body, "", 0) == -1) {
-		api_error_set(e, 500, "server.memory", "out of memory");
+		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -271,7 +259,7 @@ api_run(struct api_context *ctx)
 {
 	const struct image *im;
 	struct run_request rr = { 0 };
-	struct api_error e = { 500, "server.error", "internal error" };
+	struct error e = { ERROR_SERVER_INTERNAL, "internal error" };
 	struct buf body = { 0 }, out = { 0 };
 	const char *payload;
 	size_t len;
@@ -283,7 +271,7 @@ api_run(struct api_context *ctx)
 		goto fail;
 	snprintf(ctx->image, sizeof(ctx->image), "%s", rr.image);
 	if ((im = conf_find_image(ctx->conf, rr.image)) == NULL) {
-		api_error_set(&e, 400, "image.not_allowed", "Image '%s' is not "
+		error_set(&e, ERROR_IMAGE_NOT_ALLOWED, "Image '%s' is not "
 		    "allowed here", rr.image);
 		goto fail;
 	}
@@ -330,7 +318,7 @@ api_handle(struct api_context *ctx)
 {
 	const char *method = api_param(ctx, "REQUEST_METHOD");
 	const struct api_route *r = NULL;
-	struct api_error e;
+	struct error e;
 	char path[256], allow[64] = "";
 	size_t i;
 
@@ -347,19 +335,19 @@ api_handle(struct api_context *ctx)
 			    api_routes[i].method);
 	}
 	if (r == NULL && allow[0] != '\0') {
-		api_error_set(&e, 405, "method.not_allowed", "%s is not allowed "
+		error_set(&e, ERROR_METHOD_NOT_ALLOWED, "%s is not allowed "
 		    "on %s", method, path);
 		api_reply_error_with(ctx, &e, allow);
 		return;
 	}
 	if (r == NULL) {
-		api_error_set(&e, 404, "route.not_found", "No route for %s",
+		error_set(&e, ERROR_ROUTE_NOT_FOUND, "No route for %s",
 		    path);
 		api_reply_error(ctx, &e);
 		return;
 	}
 	if (r->token && !api_token_ok(ctx)) {
-		api_error_set(&e, 401, "access_token", "Missing or wrong access "
+		error_set(&e, ERROR_ACCESS_TOKEN, "Missing or wrong access "
 		    "token");
 		api_reply_error(ctx, &e);
 		return;

@@ -49,14 +49,14 @@ static const struct request_field request_instruction_fields[] = {
  */
 static int
 request_check_fields(json_object *o, const char *what,
-    const struct request_field *fields, size_t n, struct api_error *e)
+    const struct request_field *fields, size_t n, struct error *e)
 {
 	json_object *v;
 	const char *s;
 	size_t i, len;
 
 	if (!json_object_is_type(o, json_type_object)) {
-		api_error_set(e, 400, "request.payload", "%s must be an object",
+		error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be an object",
 		    what);
 		return -1;
 	}
@@ -65,12 +65,12 @@ request_check_fields(json_object *o, const char *what,
 		    v == NULL) {
 			if (!fields[i].required)
 				continue;
-			api_error_set(e, 400, "request.payload",
+			error_set(e, ERROR_REQUEST_PAYLOAD,
 			    "%s.%s is missing", what, fields[i].name);
 			return -1;
 		}
 		if (!json_object_is_type(v, fields[i].type)) {
-			api_error_set(e, 400, "request.payload",
+			error_set(e, ERROR_REQUEST_PAYLOAD,
 			    "%s.%s must be of type %s", what, fields[i].name,
 			    json_type_to_name(fields[i].type));
 			return -1;
@@ -80,7 +80,7 @@ request_check_fields(json_object *o, const char *what,
 		s = json_object_get_string(v);
 		len = (size_t)json_object_get_string_len(v);
 		if (len > fields[i].max_len || strlen(s) != len) {
-			api_error_set(e, 400, "request.payload", "%s.%s must be "
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s.%s must be "
 			    "at most %zu bytes without NUL bytes", what,
 			    fields[i].name, fields[i].max_len);
 			return -1;
@@ -105,7 +105,7 @@ request_name_covers(const char *a, const char *b)
 /* Two files with one name, or a file where another needs a directory,
  * would fail inside the container: refuse them before it exists. */
 static int
-request_check_clashes(json_object *files, struct api_error *e)
+request_check_clashes(json_object *files, struct error *e)
 {
 	const char *a, *b;
 	size_t i, j, n = json_object_array_length(files);
@@ -121,7 +121,7 @@ request_check_clashes(json_object *files, struct api_error *e)
 			b = json_object_get_string(v);
 			if (request_name_covers(a, b) ||
 			    request_name_covers(b, a)) {
-				api_error_set(e, 400, "request.payload",
+				error_set(e, ERROR_REQUEST_PAYLOAD,
 				    "payload.files[%zu].name '%.200s' clashes "
 				    "with payload.files[%zu].name '%.200s'", j,
 				    b, i, a);
@@ -133,7 +133,7 @@ request_check_clashes(json_object *files, struct api_error *e)
 }
 
 static int
-request_check_files(json_object *files, struct api_error *e)
+request_check_files(json_object *files, struct error *e)
 {
 	json_object *f, *name;
 	char why[128], what[32];
@@ -141,7 +141,7 @@ request_check_files(json_object *files, struct api_error *e)
 	const char *s;
 
 	if (n == 0 || n > REQUEST_MAX_FILES) {
-		api_error_set(e, 400, "request.payload", "payload.files must "
+		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.files must "
 		    "hold 1 to %d files", REQUEST_MAX_FILES);
 		return -1;
 	}
@@ -153,12 +153,12 @@ request_check_files(json_object *files, struct api_error *e)
 		json_object_object_get_ex(f, "name", &name);
 		s = json_object_get_string(name);
 		if (strlen(s) != (size_t)json_object_get_string_len(name)) {
-			api_error_set(e, 400, "request.payload",
+			error_set(e, ERROR_REQUEST_PAYLOAD,
 			    "%s.name holds a NUL byte", what);
 			return -1;
 		}
 		if (files_check_name(s, why, sizeof(why)) == -1) {
-			api_error_set(e, 400, "request.payload",
+			error_set(e, ERROR_REQUEST_PAYLOAD,
 			    "%s.name '%.200s': %s", what, s, why);
 			return -1;
 		}
@@ -167,7 +167,7 @@ request_check_files(json_object *files, struct api_error *e)
 }
 
 static int
-request_check_instructions(json_object *ri, struct api_error *e)
+request_check_instructions(json_object *ri, struct error *e)
 {
 	json_object *cmds, *cmd;
 	size_t i, n;
@@ -180,7 +180,7 @@ request_check_instructions(json_object *ri, struct api_error *e)
 		return 0;
 	n = json_object_array_length(cmds);
 	if (n > REQUEST_MAX_COMMANDS) {
-		api_error_set(e, 400, "request.payload", "payload.runInstructions"
+		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.runInstructions"
 		    ".buildCommands holds more than %d commands",
 		    REQUEST_MAX_COMMANDS);
 		return -1;
@@ -189,7 +189,7 @@ request_check_instructions(json_object *ri, struct api_error *e)
 		cmd = json_object_array_get_idx(cmds, i);
 		if (!json_object_is_type(cmd, json_type_string) ||
 		    json_object_get_string_len(cmd) > REQUEST_MAX_COMMAND) {
-			api_error_set(e, 400, "request.payload", "payload."
+			error_set(e, ERROR_REQUEST_PAYLOAD, "payload."
 			    "runInstructions.buildCommands[%zu] must be a "
 			    "string of at most %d bytes", i,
 			    REQUEST_MAX_COMMAND);
@@ -202,7 +202,7 @@ request_check_instructions(json_object *ri, struct api_error *e)
 /* The payload as the runner expects it: files, and a language or a way
  * to run them. */
 int
-request_check_payload(json_object *payload, struct api_error *e)
+request_check_payload(json_object *payload, struct error *e)
 {
 	json_object *v, *ri = NULL;
 
@@ -219,7 +219,7 @@ request_check_payload(json_object *payload, struct api_error *e)
 	if (json_object_object_get_ex(payload, "command", &v) && v != NULL &&
 	    json_object_get_string_len(v) > 0)
 		return 0;
-	api_error_set(e, 400, "request.payload", "payload needs a language, "
+	error_set(e, ERROR_REQUEST_PAYLOAD, "payload needs a language, "
 	    "a command or runInstructions");
 	return -1;
 }
@@ -230,7 +230,7 @@ request_check_payload(json_object *payload, struct api_error *e)
  * either; the body must still be JSON.  Anything else is refused.
  */
 int
-request_check_content_type(const char *ct, struct api_error *e)
+request_check_content_type(const char *ct, struct error *e)
 {
 	size_t len;
 
@@ -243,7 +243,7 @@ request_check_content_type(const char *ct, struct api_error *e)
 	    (len > 17 && strncasecmp(ct, "application/", 12) == 0 &&
 	    strncasecmp(ct + len - 5, "+json", 5) == 0))
 		return 0;
-	api_error_set(e, 415, "request.content_type", "Content-Type must be "
+	error_set(e, ERROR_REQUEST_CONTENT_TYPE, "Content-Type must be "
 	    "application/json, not '%.100s'", ct);
 	return -1;
 }
@@ -251,7 +251,7 @@ request_check_content_type(const char *ct, struct api_error *e)
 /* Parse the body into r; r->root owns everything r points to. */
 int
 request_parse_run(const char *body, size_t len, struct run_request *r,
-    struct api_error *e)
+    struct error *e)
 {
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;
@@ -260,7 +260,7 @@ request_parse_run(const char *body, size_t len, struct run_request *r,
 
 	memset(r, 0, sizeof(*r));
 	if ((tok = json_tokener_new_ex(REQUEST_MAX_DEPTH)) == NULL) {
-		api_error_set(e, 500, "server.memory", "out of memory");
+		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -270,19 +270,19 @@ request_parse_run(const char *body, size_t len, struct run_request *r,
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (r->root == NULL || jerr != json_tokener_success) {
-		api_error_set(e, 400, "request.json", "Invalid JSON body: %s",
+		error_set(e, ERROR_REQUEST_JSON, "Invalid JSON body: %s",
 		    len == 0 ? "empty body" : jerr == json_tokener_continue ?
 		    "unexpected end of input" : json_tokener_error_desc(jerr));
 		goto fail;
 	}
 	for (; end < len; end++)
 		if (strchr(" \t\r\n", body[end]) == NULL) {
-			api_error_set(e, 400, "request.json", "Invalid JSON "
+			error_set(e, ERROR_REQUEST_JSON, "Invalid JSON "
 			    "body: trailing data at byte %zu", end);
 			goto fail;
 		}
 	if (!json_object_is_type(r->root, json_type_object)) {
-		api_error_set(e, 400, "request.json", "The body must be a JSON "
+		error_set(e, ERROR_REQUEST_JSON, "The body must be a JSON "
 		    "object {\"image\": ..., \"payload\": ...}");
 		goto fail;
 	}
@@ -292,14 +292,14 @@ request_parse_run(const char *body, size_t len, struct run_request *r,
 	    json_object_get_string_len(v) > 255 ||
 	    strlen(json_object_get_string(v)) !=
 	    (size_t)json_object_get_string_len(v)) {
-		api_error_set(e, 400, "request.json", "image must be a non-empty "
+		error_set(e, ERROR_REQUEST_JSON, "image must be a non-empty "
 		    "string of at most 255 bytes");
 		goto fail;
 	}
 	r->image = json_object_get_string(v);
 	if (!json_object_object_get_ex(r->root, "payload", &r->payload) ||
 	    !json_object_is_type(r->payload, json_type_object)) {
-		api_error_set(e, 400, "request.json", "payload must be a JSON "
+		error_set(e, ERROR_REQUEST_JSON, "payload must be a JSON "
 		    "object");
 		goto fail;
 	}

@@ -149,20 +149,20 @@ run_create_body(const struct conf *c, const struct image *im,
 /* Map a failed Docker call to the client's error. */
 static void
 run_docker_error(struct docker *d, long status, const struct buf *resp,
-    const char *code, int http, struct api_error *e)
+    enum error_code code, struct error *e)
 {
 	char msg[RUN_MESSAGE_MAX];
 
 	if (docker_cancelled)
-		api_error_set(e, 503, "server.stopping", "runboxd is stopping; "
+		error_set(e, ERROR_SERVER_STOPPING, "runboxd is stopping; "
 		    "the run was cancelled");
 	else if (d->unreachable)
-		api_error_set(e, 503, "docker.unavailable", "Docker is not "
+		error_set(e, ERROR_DOCKER_UNAVAILABLE, "Docker is not "
 		    "reachable: %s", d->error);
 	else if (d->error[0] != '\0')
-		api_error_set(e, 500, "docker.unixsocket", "%s", d->error);
+		error_set(e, ERROR_DOCKER_UNIXSOCKET, "%s", d->error);
 	else
-		api_error_set(e, http, code, "%s (HTTP %ld)",
+		error_set(e, code, "%s (HTTP %ld)",
 		    docker_message(resp, msg, sizeof(msg)), status);
 }
 
@@ -172,7 +172,7 @@ run_docker_error(struct docker *d, long status, const struct buf *resp,
  */
 int
 run_start(struct docker *d, const struct conf *c, const struct image *im,
-    struct run *r, struct api_error *e)
+    struct run *r, struct error *e)
 {
 	struct buf resp = { 0 };
 	json_object *root = NULL, *id;
@@ -183,13 +183,12 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 	r->id[0] = '\0';
 	r->stdin_fd = -1;
 	if ((body = run_create_body(c, im, r->request_id)) == NULL) {
-		api_error_set(e, 500, "server.memory", "out of memory");
+		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
 	}
 	if (docker_call(d, "POST", "/containers/create", body, d->read_timeout,
 	    64 * 1024, &status, &resp) == -1 || status != 201) {
-		run_docker_error(d, status, &resp, "docker.container.create",
-		    400, e);
+		run_docker_error(d, status, &resp, ERROR_DOCKER_CREATE, e);
 		goto done;
 	}
 	root = docker_json(&resp, json_type_object);
@@ -198,20 +197,19 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 	    (size_t)json_object_get_string_len(id) >= sizeof(r->id) ||
 	    strspn(json_object_get_string(id), "0123456789abcdef") !=
 	    (size_t)json_object_get_string_len(id)) {
-		api_error_set(e, 500, "docker.container.create",
+		error_set(e, ERROR_DOCKER_CREATE,
 		    "Docker answered create without a container id");
 		goto done;
 	}
 	snprintf(r->id, sizeof(r->id), "%s", json_object_get_string(id));
 	if (docker_attach_stdin(d, r->id, &r->stdin_fd) == -1) {
-		run_docker_error(d, 0, &resp, "docker.container.attach", 500, e);
+		run_docker_error(d, 0, &resp, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/start", r->id);
 	if (docker_call(d, "POST", path, NULL, d->read_timeout, 64 * 1024,
 	    &status, &resp) == -1 || status != 204) {
-		run_docker_error(d, status, &resp, "docker.container.start",
-		    500, e);
+		run_docker_error(d, status, &resp, ERROR_DOCKER_START, e);
 		goto done;
 	}
 	rc = 0;
@@ -297,13 +295,13 @@ fail:
  */
 static int
 run_check_result(struct run_output *o, long exit_code, struct buf *out,
-    enum outcome *outcome, struct api_error *e)
+    enum outcome *outcome, struct error *e)
 {
 	json_object *root;
 	size_t len = o->out.len;
 
 	if (o->err.len > 0) {
-		api_error_set(e, 500, "coderunner.stderr", "%.*s",
+		error_set(e, ERROR_CODERUNNER_STDERR, "%.*s",
 		    RUN_MESSAGE_MAX, o->err.data);
 		return -1;
 	}
@@ -311,12 +309,12 @@ run_check_result(struct run_output *o, long exit_code, struct buf *out,
 		len--;
 	if ((root = run_parse_object(o->out.data, len)) == NULL) {
 		if (len == 0)
-			api_error_set(e, 500, "coderunner.stdout.decode",
+			error_set(e, ERROR_CODERUNNER_DECODE,
 			    "The runner printed no result (container exit "
 			    "code %ld%s)", exit_code, exit_code == 137 ?
 			    ", killed: out of memory?" : "");
 		else
-			api_error_set(e, 500, "coderunner.stdout.decode",
+			error_set(e, ERROR_CODERUNNER_DECODE,
 			    "The runner's output is not one JSON object");
 		return -1;
 	}
@@ -324,7 +322,7 @@ run_check_result(struct run_output *o, long exit_code, struct buf *out,
 	json_object_put(root);
 	util_buf_reset(out);
 	if (util_buf_append(out, o->out.data, len) == -1) {
-		api_error_set(e, 500, "server.memory", "out of memory");
+		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -349,7 +347,7 @@ run_exit_code(const struct buf *resp)
 int
 run_finish(struct docker *d, const struct image *im, struct run *r,
     const char *payload, size_t len, struct buf *out, enum outcome *outcome,
-    struct api_error *e)
+    struct error *e)
 {
 	struct run_output o = { .max = (size_t)im->limits.output_size };
 	struct buf resp = { 0 };
@@ -361,19 +359,18 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 	    run_reserve(im->limits.execution_time);
 	if (docker_send_stdin(d, r->stdin_fd, payload, len, r->deadline) ==
 	    -1) {
-		run_docker_error(d, 0, &resp, "docker.container.attach", 500, e);
+		run_docker_error(d, 0, &resp, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
 	snprintf(path, sizeof(path), "/containers/%s/wait", r->id);
 	if (docker_call(d, "POST", path, NULL, r->deadline - util_now_ms(),
 	    4096, &status, &resp) == -1 && d->timed_out) {
-		api_error_set(e, 400, "limits.execution_time", "Max execution "
+		error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
 		    "time exceeded (%lld ms)", im->limits.execution_time);
 		goto done;
 	}
 	if (d->error[0] != '\0' || status != 200) {
-		run_docker_error(d, status, &resp, "docker.container.wait", 500,
-		    e);
+		run_docker_error(d, status, &resp, ERROR_DOCKER_WAIT, e);
 		goto done;
 	}
 	exit_code = run_exit_code(&resp);
@@ -384,16 +381,15 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 	if (docker_stream(d, "GET", path, NULL, d->read_timeout,
 	    run_output_sink, &o, &status) == -1) {
 		if (d->truncated)
-			api_error_set(e, 400, "limits.read.size", "Max output "
+			error_set(e, ERROR_LIMITS_READ_SIZE, "Max output "
 			    "size exceeded (%lld bytes)",
 			    im->limits.output_size);
 		else
-			run_docker_error(d, 0, &resp, "docker.container.logs",
-			    500, e);
+			run_docker_error(d, 0, &resp, ERROR_DOCKER_LOGS, e);
 		goto done;
 	}
 	if (status != 200 || stream_finish(&o.demux) == -1) {
-		api_error_set(e, 500, "docker.container.logs", "Docker answered "
+		error_set(e, ERROR_DOCKER_LOGS, "Docker answered "
 		    "logs with HTTP %ld%s", status, status == 200 ?
 		    " and a cut frame" : "");
 		goto done;

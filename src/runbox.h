@@ -161,6 +161,44 @@ int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_idle(struct scoreboard_slot *s);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
 
+/* error.c: every error a client can get, with its status and outcome */
+enum error_code {
+	ERROR_NONE,
+	ERROR_ACCESS_TOKEN,
+	ERROR_ROUTE_NOT_FOUND,
+	ERROR_METHOD_NOT_ALLOWED,
+	ERROR_REQUEST_JSON,
+	ERROR_REQUEST_PAYLOAD,
+	ERROR_REQUEST_CONTENT_TYPE,
+	ERROR_REQUEST_TOO_LARGE,
+	ERROR_IMAGE_NOT_ALLOWED,
+	ERROR_LIMITS_EXECUTION_TIME,
+	ERROR_LIMITS_READ_SIZE,
+	ERROR_DOCKER_UNAVAILABLE,
+	ERROR_DOCKER_UNIXSOCKET,
+	ERROR_DOCKER_VERSION,
+	ERROR_DOCKER_CREATE,
+	ERROR_DOCKER_ATTACH,
+	ERROR_DOCKER_START,
+	ERROR_DOCKER_WAIT,
+	ERROR_DOCKER_LOGS,
+	ERROR_CODERUNNER_STDERR,
+	ERROR_CODERUNNER_DECODE,
+	ERROR_SERVER_STOPPING,
+	ERROR_SERVER_MEMORY,
+	ERROR_SERVER_INTERNAL,
+	ERROR_MAX
+};
+struct error {
+	enum error_code code;
+	char message[512];
+};
+void error_set(struct error *e, enum error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *error_name(enum error_code code);
+int error_status(enum error_code code);
+enum outcome error_outcome(enum error_code code);
+
 /* status.c */
 const char *status_render(const char *query, struct buf *body);
 
@@ -181,15 +219,6 @@ int stream_feed(struct stream_demux *d, const char *data, size_t len,
     stream_out_fn out, void *arg);
 int stream_finish(const struct stream_demux *d);
 
-/* api.c: an error as the client sees it */
-struct api_error {
-	int status;
-	const char *code;
-	char message[512];
-};
-void api_error_set(struct api_error *e, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
 /* request.c */
 struct run_request {
 	json_object *root;
@@ -197,10 +226,10 @@ struct run_request {
 	json_object *payload;
 };
 int request_parse_run(const char *body, size_t len, struct run_request *r,
-    struct api_error *e);
-int request_check_payload(json_object *payload, struct api_error *e);
+    struct error *e);
+int request_check_payload(json_object *payload, struct error *e);
 int request_check_content_type(const char *content_type,
-    struct api_error *e);
+    struct error *e);
 void request_free(struct run_request *r);
 
 /* docker.c */
@@ -246,10 +275,10 @@ struct run {
 	long long deadline;
 };
 int run_start(struct docker *d, const struct conf *c, const struct image *im,
-    struct run *r, struct api_error *e);
+    struct run *r, struct error *e);
 int run_finish(struct docker *d, const struct image *im, struct run *r,
     const char *payload, size_t len, struct buf *out, enum outcome *outcome,
-    struct api_error *e);
+    struct error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
 typedef int (*run_owned_fn)(pid_t worker, const char *request, void *arg);
 int run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
@@ -267,7 +296,7 @@ struct api_context {
 	int is_run;
 	enum outcome outcome; /* of a run answered with 200 */
 	int status;
-	const char *error_code;
+	enum error_code error; /* of the answer, ERROR_NONE for a 200 */
 	struct run *run; /* the container to remove after the reply */
 };
 void api_handle(struct api_context *ctx);

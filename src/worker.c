@@ -104,26 +104,6 @@ worker_accept(const struct conf *c, int listen_fd, const sigset_t *waitmask)
 	}
 }
 
-static enum outcome
-worker_outcome(const struct api_context *ctx)
-{
-	const char *code = ctx->error_code;
-
-	if (ctx->status == 200)
-		return ctx->outcome;
-	if (code == NULL)
-		return OUTCOME_REJECTED;
-	if (strcmp(code, "limits.execution_time") == 0)
-		return OUTCOME_TIMEOUT;
-	if (strcmp(code, "limits.read.size") == 0)
-		return OUTCOME_OUTPUT_LIMIT;
-	if (strncmp(code, "docker.", 7) == 0 ||
-	    strncmp(code, "coderunner.", 11) == 0 ||
-	    strncmp(code, "server.", 7) == 0)
-		return OUTCOME_DOCKER_ERROR;
-	return OUTCOME_REJECTED;
-}
-
 static void
 worker_log(const struct api_context *ctx, FCGX_Request *req,
     long long duration)
@@ -134,7 +114,7 @@ worker_log(const struct api_context *ctx, FCGX_Request *req,
 	log_info("request=%s method=%s uri=%s image=%s status=%d error=%s "
 	    "duration_ms=%lld", ctx->request_id, method ? method : "-",
 	    uri ? uri : "-", ctx->image[0] ? ctx->image : "-", ctx->status,
-	    ctx->error_code ? ctx->error_code : "-", duration);
+	    ctx->error != ERROR_NONE ? error_name(ctx->error) : "-", duration);
 }
 
 /* Answer one accepted request and remove its container afterwards. */
@@ -175,7 +155,8 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	/* An aborted run's container is removed all the same. */
 	docker_cancelled = 0;
 	run_remove(docker, c, &run);
-	scoreboard_count(ctx.is_run, worker_outcome(&ctx), replied - started);
+	scoreboard_count(ctx.is_run, ctx.status == 200 ? ctx.outcome :
+	    error_outcome(ctx.error), replied - started);
 	scoreboard_idle(slot);
 }
 

@@ -9,15 +9,15 @@
 static const char *
 parse_code(const char *body)
 {
-	static struct api_error e;
+	static struct error e;
 	struct run_request r;
 
 	memset(&e, 0, sizeof(e));
 	if (request_parse_run(body, strlen(body), &r, &e) == -1)
-		return e.code;
+		return error_name(e.code);
 	if (request_check_payload(r.payload, &e) == -1) {
 		request_free(&r);
-		return e.code;
+		return error_name(e.code);
 	}
 	request_free(&r);
 	return "ok";
@@ -32,7 +32,7 @@ static void
 test_envelope(void)
 {
 	struct run_request r;
-	struct api_error e;
+	struct error e;
 	const char *body = "{\"image\":\"runbox/python\",\"payload\":"
 	    "{\"language\":\"python\"," FILES "}}";
 
@@ -69,7 +69,7 @@ test_envelope(void)
 	ok(request_check_content_type("multipart/form-data; boundary=x",
 	    &e) == -1, "multipart/form-data is refused");
 	ok(request_check_content_type("text/plain", &e) == -1 &&
-	    e.status == 415 && strcmp(e.code, "request.content_type") == 0,
+	    e.code == ERROR_REQUEST_CONTENT_TYPE && error_status(e.code) == 415,
 	    "text/plain is 415 request.content_type");
 	ok(request_check_content_type("application/jsonx", &e) == -1,
 	    "application/jsonx is refused");
