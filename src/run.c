@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "runbox.h"
+#include "runner.h"
 
 #define RUN_MESSAGE_MAX 400
 
@@ -246,21 +247,36 @@ run_output_sink(void *arg, const char *data, size_t len)
 	return stream_feed(&o->demux, data, len, run_output_put, o);
 }
 
-/* What the runner's "error" says happened to the program. */
-static enum outcome
+/* The /status outcome of each verdict the runner reports. */
+static const enum outcome run_outcomes[VERDICT_MAX] = {
+	[VERDICT_OK] = OUTCOME_OK,
+	[VERDICT_COMPILE_ERROR] = OUTCOME_PROGRAM_ERROR,
+	[VERDICT_RUNTIME_ERROR] = OUTCOME_PROGRAM_ERROR,
+	[VERDICT_KILLED] = OUTCOME_PROGRAM_ERROR,
+	[VERDICT_TIME_LIMIT] = OUTCOME_TIMEOUT,
+	[VERDICT_OUTPUT_LIMIT] = OUTCOME_OUTPUT_LIMIT,
+	[VERDICT_RUNNER_ERROR] = OUTCOME_PROGRAM_ERROR,
+};
+
+/*
+ * How the run ended, from the verdict the runner names in usage.status.
+ * A result without one (an image built with an older runner) counts by
+ * whether it has an error at all.
+ */
+enum outcome
 run_outcome(json_object *result)
 {
-	json_object *v;
-	const char *error;
+	json_object *usage, *v;
+	enum verdict verdict;
 
-	if (!json_object_object_get_ex(result, "error", &v) ||
-	    (error = json_object_get_string(v)) == NULL || *error == '\0')
-		return OUTCOME_OK;
-	if (strncmp(error, "Timeout", 7) == 0)
-		return OUTCOME_TIMEOUT;
-	if (strncmp(error, "Output limit", 12) == 0)
-		return OUTCOME_OUTPUT_LIMIT;
-	return OUTCOME_PROGRAM_ERROR;
+	if (json_object_object_get_ex(result, "usage", &usage) &&
+	    json_object_object_get_ex(usage, "status", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    verdict_parse(json_object_get_string(v), &verdict) == 0)
+		return run_outcomes[verdict];
+	return json_object_object_get_ex(result, "error", &v) &&
+	    json_object_get_string_len(v) > 0 ? OUTCOME_PROGRAM_ERROR :
+	    OUTCOME_OK;
 }
 
 /* One JSON object, alone but for white space around it, or NULL. */

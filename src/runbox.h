@@ -283,6 +283,7 @@ void run_remove(struct docker *d, const struct conf *c, struct run *r);
 typedef int (*run_owned_fn)(pid_t worker, const char *request, void *arg);
 int run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
     void *arg);
+enum outcome run_outcome(json_object *result);
 char *run_create_body(const struct conf *c, const struct image *im,
     const char *request_id);
 

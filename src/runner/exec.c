@@ -390,6 +390,21 @@ exec_describe(const struct exec_result *res, long long time_limit_ms,
 	}
 }
 
+/* What exec_describe() says, as a verdict. */
+enum verdict
+exec_verdict(const struct exec_result *res)
+{
+	if (res->timed_out)
+		return VERDICT_TIME_LIMIT;
+	if (res->output_exceeded)
+		return VERDICT_OUTPUT_LIMIT;
+	if (WIFSIGNALED(res->status))
+		return VERDICT_KILLED;
+	if (WEXITSTATUS(res->status) != 0)
+		return VERDICT_RUNTIME_ERROR;
+	return VERDICT_OK;
+}
+
 /* Releases the captures of exec_run(). */
 void
 exec_free(struct exec_result *res)

@@ -325,7 +325,11 @@ runner_run(const struct payload *p, const struct runner_limits *lim,
 		    err, errlen) == -1)
 			goto done;
 		exec_describe(res, lim->time_ms, err, errlen);
-		if (err[0] != '\0')
+		r->verdict = exec_verdict(res);
+		if (r->verdict == VERDICT_RUNTIME_ERROR ||
+		    r->verdict == VERDICT_KILLED)
+			r->verdict = VERDICT_COMPILE_ERROR;
+		if (r->verdict != VERDICT_OK)
 			break;
 		/* Like glot, the output of a build that worked is dropped. */
 		exec_free(res);
@@ -335,6 +339,7 @@ runner_run(const struct payload *p, const struct runner_limits *lim,
 		    res, err, errlen) == -1)
 			goto done;
 		exec_describe(res, lim->time_ms, err, errlen);
+		r->verdict = exec_verdict(res);
 	}
 	r->out = res->out.data;
 	r->outlen = res->out.len;
@@ -402,6 +407,7 @@ main(void)
 		/* The prefix tells the runner's own failures apart. */
 		snprintf(error, sizeof(error), "runner: %s", reason);
 		r.error = error;
+		r.verdict = VERDICT_RUNNER_ERROR;
 	}
 	if (runner_print(&r) == -1) {
 		fprintf(stderr, "runbox-runner: cannot print the result: %s\n",

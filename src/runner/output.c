@@ -168,7 +168,7 @@ cleanup:
 char *
 output_format(const struct runner_result *res, size_t *len)
 {
-	struct json_object *obj, *duration;
+	struct json_object *obj, *duration, *usage = NULL;
 	const char *text;
 	char *copy = NULL;
 
@@ -184,6 +184,14 @@ output_format(const struct runner_result *res, size_t *len)
 		json_object_put(duration);
 		goto cleanup;
 	}
+	if ((usage = json_object_new_object()) == NULL ||
+	    json_object_object_add(obj, "usage", usage) != 0) {
+		json_object_put(usage);
+		goto cleanup;
+	}
+	if (output_add(usage, "status", verdict_name(res->verdict),
+	    strlen(verdict_name(res->verdict))) == -1)
+		goto cleanup;
 	if ((text = json_object_to_json_string_length(obj, OUTPUT_JSON_FLAGS,
 	    len)) == NULL)
 		goto cleanup;

@@ -13,6 +13,20 @@
 
 #define RUNNER_ERRLEN 256
 
+/* verdict.c: how a run ended, in the result's "usage": {"status": ...} */
+enum verdict {
+	VERDICT_OK,
+	VERDICT_COMPILE_ERROR, /* a build command failed */
+	VERDICT_RUNTIME_ERROR, /* the program exited with a non-zero code */
+	VERDICT_KILLED,        /* the program died of a signal */
+	VERDICT_TIME_LIMIT,
+	VERDICT_OUTPUT_LIMIT,
+	VERDICT_RUNNER_ERROR,  /* the runner could not run the program */
+	VERDICT_MAX
+};
+const char *verdict_name(enum verdict v);
+int verdict_parse(const char *name, enum verdict *v);
+
 /* files.c */
 #define FILES_MAX 1000
 #define FILES_NAME_MAX 255
@@ -66,12 +80,13 @@ int exec_run(const char *command, const char *input, size_t inlen,
     size_t errlen);
 void exec_describe(const struct exec_result *res, long long time_limit_ms,
     char *buf, size_t len);
+enum verdict exec_verdict(const struct exec_result *res);
 void exec_free(struct exec_result *res);
 
 /* output.c */
 /*
  * Bytes of the result document kept for everything but the stdout and
- * stderr strings: the keys, the duration and an error message of up to
+ * stderr strings: the keys, the duration, the usage and an error message of up to
  * RUNNER_ERRLEN bytes even if every byte were escaped as \u00XX.
  */
 #define OUTPUT_RESERVE 2048
@@ -82,6 +97,7 @@ struct runner_result {
 	const char *err;
 	size_t errlen;
 	const char *error;
+	enum verdict verdict;
 	long long duration_ns;
 };
 

@@ -110,7 +110,7 @@ static void
 test_format(void)
 {
 	struct runner_result r = { "a\0b / \"q\"\n", 10, "e\xFF", 2,
-	    "Exit code: 1", 1234567890123LL };
+	    "Exit code: 1", VERDICT_RUNTIME_ERROR, 1234567890123LL };
 	struct json_object *root = NULL, *v;
 	size_t len;
 	char *text;
@@ -122,8 +122,8 @@ test_format(void)
 		root = json_tokener_parse(text);
 	ok(root != NULL && json_object_is_type(root, json_type_object),
 	    "the result parses back as a JSON object");
-	ok(json_object_object_length(root) == 4,
-	    "the result has exactly four members");
+	ok(json_object_object_length(root) == 5,
+	    "the result has glot's four members and usage");
 	ok(json_object_object_get_ex(root, "stdout", &v) &&
 	    json_object_get_string_len(v) == 10 &&
 	    memcmp(json_object_get_string(v), r.out, 10) == 0,
@@ -138,6 +138,10 @@ test_format(void)
 	    json_object_is_type(v, json_type_int) &&
 	    json_object_get_int64(v) == 1234567890123LL,
 	    "the duration is an integer of nanoseconds");
+	ok(json_object_object_get_ex(root, "usage", &v) &&
+	    json_object_object_get_ex(v, "status", &v) &&
+	    strcmp(json_object_get_string(v), "runtime_error") == 0,
+	    "the verdict is named in usage.status");
 	ok(text != NULL && strstr(text, "\\/") == NULL,
 	    "'/' is not escaped");
 	json_object_put(root);
@@ -179,6 +183,7 @@ test_fits(void)
 	r.err = err;
 	r.errlen = fill(err, limit, &budget);
 	r.error = error;
+	r.verdict = VERDICT_COMPILE_ERROR; /* the longest name */
 	r.duration_ns = LLONG_MIN;
 	text = output_format(&r, &len);
 	ok(text != NULL && budget == 0,
