@@ -32,6 +32,20 @@ run_reserve(long long execution_time)
 	return reserve < 250 ? 250 : reserve > 1000 ? 1000 : reserve;
 }
 
+/*
+ * The longest a request's run can take, in ms, with every call it makes
+ * at its timeout: create, attach and start before the payload; the
+ * longest execution_time and its reserve; logs and the forced remove
+ * after it.  (Each call's connect is within its own timeout.)  A worker
+ * still busy past this is stuck, and the master kills it.
+ */
+long long
+run_budget(const struct conf *c)
+{
+	return 3 * c->docker_read_timeout + c->max_run_time +
+	    run_reserve(c->max_run_time) + 2 * c->docker_read_timeout;
+}
+
 static void
 run_add_env(json_object *env, const char *name, long long value)
 {

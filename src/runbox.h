@@ -274,6 +274,7 @@ struct run {
 	int stdin_fd;
 	long long deadline;
 };
+long long run_budget(const struct conf *c);
 int run_start(struct docker *d, const struct conf *c, const struct image *im,
     struct run *r, struct error *e);
 int run_finish(struct docker *d, const struct image *im, struct run *r,

@@ -136,14 +136,8 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	if (util_random_hex(ctx.request_id, 8) == -1)
 		strcpy(ctx.request_id, "-");
 	memcpy(run.request_id, ctx.request_id, sizeof(run.request_id));
-	/*
-	 * Past this, the master kills the worker (and reaps the container):
-	 * the longest run, its 1 s reserve, the calls before it (create,
-	 * attach, start) and after it (logs) at their timeouts.
-	 */
-	scoreboard_busy(slot, started + c->max_run_time + 1000 +
-	    4 * c->docker_read_timeout + c->docker_write_timeout,
-	    ctx.request_id);
+	/* Past this, the master kills the worker and reaps the container. */
+	scoreboard_busy(slot, started + run_budget(c), ctx.request_id);
 	api_handle(&ctx);
 	worker_log(&ctx, req, util_now_ms() - started);
 	FCGX_Finish_r(req);
