@@ -281,12 +281,13 @@ docker_poll(int fd, short events, long long deadline)
 }
 
 /*
- * Attach to the container's stdin: after "101 UPGRADED" the connection is
- * a raw pipe into the container.  The headers are read byte by byte so
- * that nothing past them is consumed.
+ * Attach to the container's stdin, stdout and stderr: after "101
+ * UPGRADED" the connection is a raw pipe into the container and carries
+ * its output back in Docker's multiplexed frames.  The headers are read
+ * byte by byte so that nothing past them is consumed.
  */
 int
-docker_attach_stdin(struct docker *d, const char *id, int *fdp)
+docker_attach(struct docker *d, const char *id, int *fdp)
 {
 	char req[512], resp[1024];
 	long long deadline = util_now_ms() + d->read_timeout;
@@ -303,7 +304,7 @@ docker_attach_stdin(struct docker *d, const char *id, int *fdp)
 		return -1;
 	}
 	n = snprintf(req, sizeof(req), "POST %s/containers/%s/attach?stream=1"
-	    "&stdin=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\n"
+	    "&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\n"
 	    "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
 	    d->api_prefix, id);
 	if (docker_poll(fd, POLLOUT, deadline) <= 0 ||
@@ -372,4 +373,35 @@ docker_send_stdin(struct docker *d, int fd, const char *data, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Read what the attached container sends, waiting until the deadline:
+ * returns the number of bytes, 0 at the end of the stream, or -1 with
+ * d->error (and d->timed_out when the deadline passed).
+ */
+ssize_t
+docker_read(struct docker *d, int fd, char *buf, size_t len,
+    long long deadline)
+{
+	ssize_t n;
+
+	d->error[0] = '\0';
+	d->timed_out = 0;
+	for (;;) {
+		if (docker_poll(fd, POLLIN, deadline) <= 0) {
+			d->timed_out = !docker_cancelled;
+			snprintf(d->error, sizeof(d->error), "attach: %s",
+			    docker_cancelled ? "cancelled" : "no answer in time");
+			return -1;
+		}
+		n = read(fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR && errno != EAGAIN) {
+			snprintf(d->error, sizeof(d->error), "attach: read: %s",
+			    strerror(errno));
+			return -1;
+		}
+	}
 }

@@ -1,8 +1,13 @@
 /*
- * One run: create, attach stdin, start, send the payload, wait, read the
- * logs and remove.  run_start() ends with a started container whose
- * runner waits on stdin, so a container can be made ready before its
- * request arrives.  The run's deadline starts when the payload is sent:
+ * One run: create, attach, start, send the payload, read the answer from
+ * the attach stream, and remove.  run_start() ends with a started
+ * container whose runner waits on stdin, so a container can be made ready
+ * before its request arrives.  The answer is complete as soon as the
+ * runner's stdout holds one JSON object: the reply need not wait for the
+ * stream's end nor for dockerd to see the container exit.  When the
+ * stream ends or breaks without one (the runner killed, out of memory, a
+ * dockerd hiccup), wait and logs tell what happened, as they always
+ * did.  The run's deadline starts when the payload is sent:
  * the runner stops the program at execution_time and still reports its
  * output; the service kills the container if the answer is not there a
  * reserve later.  Each Docker call before that has its own timeout, so a
@@ -196,7 +201,7 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 	int rc = -1;
 
 	r->id[0] = '\0';
-	r->stdin_fd = -1;
+	r->attach_fd = -1;
 	if ((body = run_create_body(c, im, r->request_id)) == NULL) {
 		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
@@ -217,7 +222,7 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 		goto done;
 	}
 	snprintf(r->id, sizeof(r->id), "%s", json_object_get_string(id));
-	if (docker_attach_stdin(d, r->id, &r->stdin_fd) == -1) {
+	if (docker_attach(d, r->id, &r->attach_fd) == -1) {
 		run_docker_error(d, 0, &resp, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
@@ -240,6 +245,7 @@ struct run_output {
 	struct buf out;
 	struct buf err;
 	size_t max;
+	int over; /* more than max bytes came */
 };
 
 /* Keep stdout and stderr apart, and refuse more than max bytes in all. */
@@ -248,9 +254,20 @@ run_output_put(void *arg, int fd, const char *data, size_t len)
 {
 	struct run_output *o = arg;
 
-	if (o->out.len + o->err.len + len > o->max)
+	if (o->out.len + o->err.len + len > o->max) {
+		o->over = 1;
 		return -1;
+	}
 	return util_buf_append(fd == 2 ? &o->err : &o->out, data, len);
+}
+
+static void
+run_output_reset(struct run_output *o)
+{
+	stream_init(&o->demux);
+	util_buf_reset(&o->out);
+	util_buf_reset(&o->err);
+	o->over = 0;
 }
 
 static int
@@ -370,28 +387,72 @@ run_exit_code(const struct buf *resp)
 	return code;
 }
 
-/*
- * Feed the payload to a started container, wait for it within the
- * deadline and put the runner's JSON answer in out.
- */
-int
-run_finish(struct docker *d, const struct image *im, struct run *r,
-    const char *payload, size_t len, struct buf *out, enum outcome *outcome,
-    struct error *e)
+/* The runner's stdout ends with a newline and holds one JSON object. */
+static int
+run_answer_complete(const struct run_output *o)
 {
-	struct run_output o = { .max = (size_t)im->limits.output_size };
+	json_object *root;
+	size_t len = o->out.len;
+
+	if (len == 0 || o->out.data[len - 1] != '\n')
+		return 0;
+	while (len > 0 && strchr(" \t\r\n", o->out.data[len - 1]))
+		len--;
+	if ((root = run_parse_object(o->out.data, len)) == NULL)
+		return 0;
+	json_object_put(root);
+	return 1;
+}
+
+/*
+ * Read the attach stream until the runner's answer is complete (1), the
+ * stream ends or breaks without it (0), or the deadline or the output
+ * limit is passed (-1, with e set).
+ */
+static int
+run_read_answer(struct docker *d, const struct image *im, struct run *r,
+    struct run_output *o, struct error *e)
+{
+	char chunk[16384];
+	ssize_t n;
+
+	for (;;) {
+		if ((n = docker_read(d, r->attach_fd, chunk, sizeof(chunk),
+		    r->deadline)) == -1 && d->timed_out) {
+			error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
+			    "time exceeded (%lld ms)", im->limits.execution_time);
+			return -1;
+		}
+		if (n <= 0)
+			return 0;
+		if (stream_feed(&o->demux, chunk, (size_t)n, run_output_put,
+		    o) == -1) {
+			if (!o->over)
+				return 0;
+			error_set(e, ERROR_LIMITS_READ_SIZE, "Max output size "
+			    "exceeded (%lld bytes)", im->limits.output_size);
+			return -1;
+		}
+		if (run_answer_complete(o))
+			return 1;
+	}
+}
+
+/*
+ * The way every run took before the stream gave its answer: wait for the
+ * container within the deadline, then read its logs.  Used when the
+ * stream ended without an answer, so that the error named is the one the
+ * logs explain.
+ */
+static int
+run_read_logs(struct docker *d, const struct image *im, struct run *r,
+    struct run_output *o, long *exit_code, struct error *e)
+{
 	struct buf resp = { 0 };
 	char path[160];
-	long status, exit_code;
+	long status;
 	int rc = -1;
 
-	r->deadline = util_now_ms() + im->limits.execution_time +
-	    run_reserve(im->limits.execution_time);
-	if (docker_send_stdin(d, r->stdin_fd, payload, len, r->deadline) ==
-	    -1) {
-		run_docker_error(d, 0, &resp, ERROR_DOCKER_ATTACH, e);
-		goto done;
-	}
 	snprintf(path, sizeof(path), "/containers/%s/wait", r->id);
 	if (docker_call(d, "POST", path, NULL, r->deadline - util_now_ms(),
 	    4096, &status, &resp) == -1 && d->timed_out) {
@@ -403,13 +464,13 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 		run_docker_error(d, status, &resp, ERROR_DOCKER_WAIT, e);
 		goto done;
 	}
-	exit_code = run_exit_code(&resp);
-	stream_init(&o.demux);
+	*exit_code = run_exit_code(&resp);
+	run_output_reset(o);
 	snprintf(path, sizeof(path), "/containers/%s/logs?stdout=1&stderr=1",
 	    r->id);
 	/* The container has exited: its logs get a call's usual time. */
 	if (docker_stream(d, "GET", path, NULL, d->read_timeout,
-	    run_output_sink, &o, &status) == -1) {
+	    run_output_sink, o, &status) == -1) {
 		if (d->truncated)
 			error_set(e, ERROR_LIMITS_READ_SIZE, "Max output "
 			    "size exceeded (%lld bytes)",
@@ -418,17 +479,47 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 			run_docker_error(d, 0, &resp, ERROR_DOCKER_LOGS, e);
 		goto done;
 	}
-	if (status != 200 || stream_finish(&o.demux) == -1) {
+	if (status != 200 || stream_finish(&o->demux) == -1) {
 		error_set(e, ERROR_DOCKER_LOGS, "Docker answered "
 		    "logs with HTTP %ld%s", status, status == 200 ?
 		    " and a cut frame" : "");
 		goto done;
 	}
+	rc = 0;
+done:
+	util_buf_free(&resp);
+	return rc;
+}
+
+/*
+ * Feed the payload to a started container and put the runner's JSON
+ * answer in out, from the attach stream or, failing that, the logs.
+ */
+int
+run_finish(struct docker *d, const struct image *im, struct run *r,
+    const char *payload, size_t len, struct buf *out, enum outcome *outcome,
+    struct error *e)
+{
+	struct run_output o = { .max = (size_t)im->limits.output_size };
+	struct buf none = { 0 };
+	long exit_code = -1;
+	int rc = -1, answered;
+
+	stream_init(&o.demux);
+	r->deadline = util_now_ms() + im->limits.execution_time +
+	    run_reserve(im->limits.execution_time);
+	if (docker_send_stdin(d, r->attach_fd, payload, len, r->deadline) ==
+	    -1) {
+		run_docker_error(d, 0, &none, ERROR_DOCKER_ATTACH, e);
+		goto done;
+	}
+	if ((answered = run_read_answer(d, im, r, &o, e)) == -1 ||
+	    (!answered && run_read_logs(d, im, r, &o, &exit_code, e) == -1))
+		goto done;
 	rc = run_check_result(&o, exit_code, out, outcome, e);
 done:
 	util_buf_free(&o.out);
 	util_buf_free(&o.err);
-	util_buf_free(&resp);
 	return rc;
 }
 
@@ -454,13 +545,13 @@ run_delete(struct docker *d, const char *id)
 	return rc;
 }
 
-/* Close the stdin connection and remove the container, if any. */
+/* Close the attach connection and remove the container, if any. */
 void
 run_remove(struct docker *d, const struct conf *c, struct run *r)
 {
-	if (r->stdin_fd != -1) {
-		close(r->stdin_fd);
-		r->stdin_fd = -1;
+	if (r->attach_fd != -1) {
+		close(r->attach_fd);
+		r->attach_fd = -1;
 	}
 	if (r->id[0] == '\0')
 		return;

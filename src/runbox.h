@@ -257,9 +257,11 @@ int docker_call(struct docker *d, const char *method, const char *path,
 int docker_stream(struct docker *d, const char *method, const char *path,
     const char *body, long long timeout_ms, docker_sink_fn fn, void *arg,
     long *status);
-int docker_attach_stdin(struct docker *d, const char *id, int *fdp);
+int docker_attach(struct docker *d, const char *id, int *fdp);
 int docker_send_stdin(struct docker *d, int fd, const char *data,
     size_t len, long long deadline);
+ssize_t docker_read(struct docker *d, int fd, char *buf, size_t len,
+    long long deadline);
 json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
@@ -271,7 +273,7 @@ json_object *images_list(const struct conf *c, struct docker *d);
 struct run {
 	char id[72];
 	char request_id[40];
-	int stdin_fd;
+	int attach_fd; /* the attach connection: stdin in, output back */
 	long long deadline;
 };
 long long run_budget(const struct conf *c);

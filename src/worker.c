@@ -128,7 +128,7 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&run, 0, sizeof(run));
-	run.stdin_fd = -1;
+	run.attach_fd = -1;
 	ctx.conf = c;
 	ctx.docker = docker;
 	ctx.req = req;
