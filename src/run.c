@@ -406,28 +406,6 @@ done:
 	return rc;
 }
 
-static int
-run_delete(struct docker *d, const char *id)
-{
-	struct buf resp = { 0 };
-	char path[160], msg[RUN_MESSAGE_MAX];
-	long status;
-	int rc = 0;
-
-	snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-	if (docker_call(d, "DELETE", path, NULL, d->read_timeout, 64 * 1024,
-	    &status, &resp) == -1) {
-		log_warnx("remove container %.12s: %s", id, d->error);
-		rc = -1;
-	} else if (status != 204 && status != 404) {
-		log_warnx("remove container %.12s: %s (HTTP %ld)", id,
-		    docker_message(&resp, msg, sizeof(msg)), status);
-		rc = -1;
-	}
-	util_buf_free(&resp);
-	return rc;
-}
-
 /* Close the stdin connection and remove the container, if any. */
 void
 run_remove(struct docker *d, const struct conf *c, struct run *r)
@@ -441,7 +419,7 @@ run_remove(struct docker *d, const struct conf *c, struct run *r)
 	if (c->keep_container)
 		log_info("keeping container %.12s (keep_container)", r->id);
 	else
-		run_delete(d, r->id);
+		docker_remove_container(d, r->id);
 	r->id[0] = '\0';
 }
 
@@ -500,7 +478,8 @@ run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
 		    (owned && owned(worker ? (pid_t)atol(worker) : 0,
 		    run_label(item, RUNBOX_LABEL_REQUEST), arg)))
 			continue;
-		if (run_delete(d, json_object_get_string(id)) == 0)
+		if (docker_remove_container(d,
+		    json_object_get_string(id)) == 0)
 			n++;
 	}
 done:

@@ -234,6 +234,7 @@ int docker_send_stdin(struct docker *d, int fd, const char *data,
 json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
+int docker_remove_container(struct docker *d, const char *id);
 
 /* images.c */
 json_object *images_list(const struct conf *c, struct docker *d);
