@@ -2,10 +2,11 @@
  * The master, after php-fpm's process manager: it forks the workers and
  * respawns any that die, replaces them all on SIGHUP with a new
  * configuration (old workers finish their run first), kills a worker whose
- * request overstays its deadline, removes containers that no worker is
- * using (in a child, but at start and stop), and stops in steps on SIGTERM, SIGINT or SIGQUIT: stop accepting
- * and let runs finish (shutdown_timeout), then abort them (SIGTERM), then
- * SIGKILL.  Signal handlers only write the signal number to a self-pipe.
+ * request overstays its deadline, has the containers that no worker is
+ * using reaped (reap.c; in a child, but at start and stop), and stops in
+ * steps on SIGTERM, SIGINT or SIGQUIT: stop accepting and let runs finish
+ * (shutdown_timeout), then abort them (SIGTERM), then SIGKILL.  Signal
+ * handlers only write the signal number to a self-pipe.
  */
 #include "config.h"
 
@@ -136,30 +137,6 @@ master_signal_workers(struct master *m, int sig, int old_only)
 	}
 }
 
-static int
-master_owns(pid_t worker, const char *request, void *arg)
-{
-	(void)arg;
-	return scoreboard_serving(worker, request);
-}
-
-/* Remove containers no worker is using (all of them when all is set). */
-static void
-master_reap_containers(struct master *m, int all)
-{
-	struct docker d;
-	int n;
-
-	if (docker_open(&d, m->conf) == -1)
-		return;
-	if ((n = run_reap(&d, m->conf, all ? NULL : master_owns, NULL)) > 0) {
-		log_info("removed %d orphaned containers of instance %s", n,
-		    m->conf->instance);
-		__atomic_add_fetch(&m->sb->reaped, n, __ATOMIC_RELAXED);
-	}
-	docker_close(&d);
-}
-
 /*
  * The periodic reap, and the one when a worker dies, run in a child: a
  * slow Docker then never holds up respawns, kills and signals.  One at a
@@ -189,7 +166,7 @@ master_reap_async(struct master *m)
 		    i++)
 			sigaction(master_sigs[i], &sa, NULL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		master_reap_containers(m, 0);
+		reap_containers(m->conf, scoreboard_serving);
 		_exit(0);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -381,7 +358,7 @@ master_run(struct conf *c, int listen_fd)
 		log_warn("master: listen socket");
 		goto fail;
 	}
-	master_reap_containers(&m, 1);
+	reap_containers(m.conf, NULL);
 	m.next_reap = util_now_ms() + c->reap_interval;
 	log_info("runboxd %s ready: %lld workers, instance %s", PACKAGE_VERSION,
 	    c->workers, c->instance);
@@ -391,7 +368,7 @@ master_run(struct conf *c, int listen_fd)
 	master_stop(&m);
 	if (m.reaper > 0)
 		waitpid(m.reaper, NULL, 0);
-	master_reap_containers(&m, 1);
+	reap_containers(m.conf, NULL);
 	log_info("stopped");
 	conf_free(m.conf);
 	free(m.conf);

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "runbox.h"
 
 #define RUN_MESSAGE_MAX 400
@@ -421,69 +419,4 @@ run_remove(struct docker *d, const struct conf *c, struct run *r)
 	else
 		docker_remove_container(d, r->id);
 	r->id[0] = '\0';
-}
-
-/* A label of a container from Docker's list, or NULL. */
-static const char *
-run_label(json_object *container, const char *name)
-{
-	json_object *labels, *v;
-
-	if (!json_object_object_get_ex(container, "Labels", &labels) ||
-	    !json_object_object_get_ex(labels, name, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/*
- * Remove the containers of this instance that no worker is using: owned()
- * says whether a worker is busy with the container's request; NULL
- * removes them all (at start and stop).  Returns how many, or -1.
- */
-int
-run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
-    void *arg)
-{
-	struct buf resp = { 0 };
-	json_object *root = NULL, *item, *id;
-	char path[512], *filter;
-	const char *worker;
-	long status;
-	size_t i;
-	int n = -1;
-
-	snprintf(path, sizeof(path), "{\"label\":[\"%s=%s\"]}",
-	    RUNBOX_LABEL_INSTANCE, c->instance);
-	if ((filter = curl_easy_escape(d->curl, path, 0)) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
-	    filter);
-	curl_free(filter);
-	if (docker_call(d, "GET", path, NULL, d->read_timeout, 16 * 1024 * 1024,
-	    &status, &resp) == -1 || status != 200) {
-		log_warnx("list containers: %s", d->error[0] ? d->error :
-		    "unexpected answer");
-		goto done;
-	}
-	if ((root = docker_json(&resp, json_type_array)) == NULL) {
-		log_warnx("list containers: not a JSON array");
-		goto done;
-	}
-	n = 0;
-	for (i = 0; i < json_object_array_length(root); i++) {
-		item = json_object_array_get_idx(root, i);
-		worker = run_label(item, RUNBOX_LABEL_WORKER);
-		if (!json_object_object_get_ex(item, "Id", &id) ||
-		    (owned && owned(worker ? (pid_t)atol(worker) : 0,
-		    run_label(item, RUNBOX_LABEL_REQUEST), arg)))
-			continue;
-		if (docker_remove_container(d,
-		    json_object_get_string(id)) == 0)
-			n++;
-	}
-done:
-	json_object_put(root);
-	util_buf_free(&resp);
-	return n;
 }

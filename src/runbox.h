@@ -252,11 +252,12 @@ int run_finish(struct docker *d, const struct image *im, struct run *r,
     const char *payload, size_t len, struct buf *out, enum outcome *outcome,
     struct api_error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
-typedef int (*run_owned_fn)(pid_t worker, const char *request, void *arg);
-int run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
-    void *arg);
 char *run_create_body(const struct conf *c, const struct image *im,
     const char *request_id);
+
+/* reap.c */
+typedef int (*reap_owned_fn)(pid_t worker, const char *request);
+int reap_containers(const struct conf *c, reap_owned_fn owned);
 
 /* api.c */
 struct api_context {
