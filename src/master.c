@@ -177,8 +177,13 @@ master_reap_async(struct master *m)
 	m->reaper = pid;
 }
 
+/*
+ * Collect the children that exited (waitpid): a worker's slot is freed
+ * and, if it was killed, the container it may have left is reaped; the
+ * reaper child is done.
+ */
 static void
-master_reap_children(struct master *m)
+master_collect_children(struct master *m)
 {
 	struct scoreboard_slot *s;
 	int status, orphans = 0;
@@ -255,7 +260,7 @@ master_handle_signals(struct master *m)
 	while ((n = read(master_pipe[0], sigs, sizeof(sigs))) > 0)
 		for (i = 0; i < n; i++) {
 			if (sigs[i] == SIGCHLD)
-				master_reap_children(m);
+				master_collect_children(m);
 			else if (sigs[i] == SIGHUP && !m->stopping)
 				master_reload(m);
 			else if (sigs[i] != SIGHUP)
