@@ -83,8 +83,8 @@ master_spawn(struct master *m)
 	sigset_t all, old;
 	pid_t pid;
 
-	if ((slot = scoreboard_claim(m->sb->generation, util_now_ms())) ==
-	    NULL) {
+	if ((slot = scoreboard_claim(scoreboard_generation(),
+	    util_now_ms())) == NULL) {
 		log_warnx("master: no free scoreboard slot");
 		return;
 	}
@@ -103,38 +103,38 @@ master_spawn(struct master *m)
 		scoreboard_release(slot);
 		return;
 	}
-	__atomic_store_n(&slot->pid, pid, __ATOMIC_RELEASE);
+	scoreboard_set_pid(slot, pid);
 }
 
 /* Count live workers: of the current generation only, or all. */
 static int
-master_count(const struct master *m, int current_only)
+master_count(int current_only)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
+	unsigned generation = scoreboard_generation();
 	int n = 0;
 	size_t i;
 
-	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &m->sb->slots[i];
-		if (s->pid > 0 && (!current_only ||
-		    s->generation == m->sb->generation))
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (scoreboard_slot_view(i, &v) &&
+		    (!current_only || v.generation == generation))
 			n++;
-	}
 	return n;
 }
 
+/* Send sig to every live worker, or to those of older generations only. */
 static void
 master_signal_workers(struct master *m, int sig, int old_only)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
+	unsigned generation = scoreboard_generation();
 	size_t i;
 
-	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &m->sb->slots[i];
-		if (s->pid > 0 && (!old_only ||
-		    s->generation != m->sb->generation))
-			kill(s->pid, sig);
-	}
+	(void)m;
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (scoreboard_slot_view(i, &v) &&
+		    (!old_only || v.generation != generation))
+			kill(v.pid, sig);
 }
 
 /*
@@ -186,6 +186,7 @@ static void
 master_collect_children(struct master *m)
 {
 	struct scoreboard_slot *s;
+	struct scoreboard_view v;
 	int status, orphans = 0;
 	pid_t pid;
 
@@ -196,7 +197,7 @@ master_collect_children(struct master *m)
 			m->reap_again = 0;
 			continue;
 		}
-		if ((s = scoreboard_find(pid)) == NULL)
+		if ((s = scoreboard_find(pid, &v)) == NULL)
 			continue;
 		if (WIFSIGNALED(status)) {
 			log_warnx("worker %ld killed by signal %d", (long)pid,
@@ -207,7 +208,7 @@ master_collect_children(struct master *m)
 			    (long)pid, WEXITSTATUS(status));
 		}
 		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
-		    util_now_ms() - s->started < MASTER_RESPAWN_MS)
+		    util_now_ms() - v.started < MASTER_RESPAWN_MS)
 			m->respawn_after = util_now_ms() + MASTER_RESPAWN_MS;
 		scoreboard_release(s);
 	}
@@ -284,18 +285,17 @@ master_poll(struct master *m, int timeout_ms)
 static void
 master_kill_overdue(struct master *m)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
 	long long now = util_now_ms();
 	size_t i;
 
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &m->sb->slots[i];
-		if (s->pid > 0 && s->state == SLOT_BUSY &&
-		    now > s->deadline + m->conf->kill_grace) {
+		if (scoreboard_slot_view(i, &v) && v.state == SLOT_BUSY &&
+		    now > v.deadline + m->conf->kill_grace) {
 			log_warnx("worker %ld is %lld ms past its request's "
-			    "deadline: killing it", (long)s->pid,
-			    now - s->deadline);
-			kill(s->pid, SIGKILL);
+			    "deadline: killing it", (long)v.pid,
+			    now - v.deadline);
+			kill(v.pid, SIGKILL);
 		}
 	}
 }
@@ -306,7 +306,7 @@ master_tick(struct master *m)
 	int n;
 
 	if (util_now_ms() >= m->respawn_after)
-		for (n = master_count(m, 1); n < m->conf->workers; n++)
+		for (n = master_count(1); n < m->conf->workers; n++)
 			master_spawn(m);
 	master_kill_overdue(m);
 	if (util_now_ms() >= m->next_reap)
@@ -319,10 +319,10 @@ master_wait_workers(struct master *m, long long deadline)
 {
 	long long left;
 
-	while (master_count(m, 0) > 0 && (left = deadline - util_now_ms()) > 0)
+	while (master_count(0) > 0 && (left = deadline - util_now_ms()) > 0)
 		master_poll(m, left > MASTER_TICK_MS ? MASTER_TICK_MS :
 		    (int)left);
-	return master_count(m, 0) > 0 ? -1 : 0;
+	return master_count(0) > 0 ? -1 : 0;
 }
 
 /* Stop accepting, let runs finish, abort them, then SIGKILL. */
@@ -330,17 +330,17 @@ static void
 master_stop(struct master *m)
 {
 	m->stopping = 1;
-	log_info("stopping %d workers", master_count(m, 0));
+	log_info("stopping %d workers", master_count(0));
 	master_signal_workers(m, SIGQUIT, 0);
 	if (master_wait_workers(m, util_now_ms() +
 	    m->conf->shutdown_timeout) == 0)
 		return;
 	log_warnx("%d workers still busy after %lld ms: aborting their runs",
-	    master_count(m, 0), m->conf->shutdown_timeout);
+	    master_count(0), m->conf->shutdown_timeout);
 	master_signal_workers(m, SIGTERM, 0);
 	if (master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS) == 0)
 		return;
-	log_warnx("%d workers did not stop: killing them", master_count(m, 0));
+	log_warnx("%d workers did not stop: killing them", master_count(0));
 	master_signal_workers(m, SIGKILL, 0);
 	master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS);
 }

@@ -91,8 +91,7 @@ reap_containers(const struct conf *c, reap_owned_fn owned)
 	if (n > 0) {
 		log_info("removed %d orphaned containers of instance %s", n,
 		    c->instance);
-		__atomic_add_fetch(&scoreboard_get()->reaped, n,
-		    __ATOMIC_RELAXED);
+		scoreboard_count_reaped(n);
 	}
 done:
 	docker_close(&d);

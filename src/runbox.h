@@ -127,39 +127,53 @@ enum outcome {
 	OUTCOME_MAX
 };
 enum slot_state { SLOT_IDLE, SLOT_BUSY };
-struct scoreboard_slot {
-	pid_t pid;      /* 0: free */
+/*
+ * The slots and counters are private to scoreboard.c, read and written
+ * through its functions only.  Public are the two fields the master bumps
+ * on reload, with atomic operations.
+ */
+struct scoreboard {
 	unsigned generation;
-	int state;
+	long long reloads;
+};
+struct scoreboard_slot;
+/* A copy of one worker's slot. */
+struct scoreboard_view {
+	pid_t pid;
+	unsigned generation;
+	int state;          /* enum slot_state */
 	long long started;  /* ms, monotonic */
 	long long deadline; /* ms, monotonic: the request must be over by then */
 	unsigned long long request; /* the request id in hand, 0 when idle */
 	long long requests;
 };
-struct scoreboard {
+/* The counters: shared in the scoreboard, copied by scoreboard_totals(). */
+struct scoreboard_totals {
+	struct scoreboard sb; /* generation, reloads */
 	long long started; /* time(NULL) of the master's start */
-	unsigned generation;
-	long long reloads;
 	long long requests;
 	long long runs;
 	long long outcomes[OUTCOME_MAX];
 	long long latency[SCOREBOARD_BUCKETS + 1]; /* last: above all */
 	long long latency_sum_ms;
 	long long reaped;
-	struct scoreboard_slot slots[SCOREBOARD_SLOTS];
 };
 extern const long long scoreboard_buckets[SCOREBOARD_BUCKETS];
 extern const char *const scoreboard_outcome_names[OUTCOME_MAX];
 struct scoreboard *scoreboard_create(void);
-struct scoreboard *scoreboard_get(void);
+unsigned scoreboard_generation(void);
 struct scoreboard_slot *scoreboard_claim(unsigned generation, long long now);
-struct scoreboard_slot *scoreboard_find(pid_t pid);
+void scoreboard_set_pid(struct scoreboard_slot *s, pid_t pid);
 void scoreboard_release(struct scoreboard_slot *s);
+int scoreboard_slot_view(size_t i, struct scoreboard_view *v);
+struct scoreboard_slot *scoreboard_find(pid_t pid, struct scoreboard_view *v);
 void scoreboard_busy(struct scoreboard_slot *s, long long deadline,
     const char *request_id);
-int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_idle(struct scoreboard_slot *s);
+int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
+void scoreboard_count_reaped(int n);
+void scoreboard_totals(struct scoreboard_totals *t);
 
 /* status.c */
 const char *status_render(const char *query, struct buf *body);
