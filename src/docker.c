@@ -405,3 +405,29 @@ docker_read(struct docker *d, int fd, char *buf, size_t len,
 		}
 	}
 }
+
+/*
+ * Remove a container and its anonymous volumes, running or not.  One that
+ * is already gone counts as removed.  Logs its own failure.
+ */
+int
+docker_remove_container(struct docker *d, const char *id)
+{
+	struct buf resp = { 0 };
+	char path[160], msg[400];
+	long status;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
+	if (docker_call(d, "DELETE", path, NULL, d->read_timeout, 64 * 1024,
+	    &status, &resp) == -1) {
+		log_warnx("remove container %.12s: %s", id, d->error);
+		rc = -1;
+	} else if (status != 204 && status != 404) {
+		log_warnx("remove container %.12s: %s (HTTP %ld)", id,
+		    docker_message(&resp, msg, sizeof(msg)), status);
+		rc = -1;
+	}
+	util_buf_free(&resp);
+	return rc;
+}

@@ -2,10 +2,11 @@
  * The master, after php-fpm's process manager: it forks the workers and
  * respawns any that die, replaces them all on SIGHUP with a new
  * configuration (old workers finish their run first), kills a worker whose
- * request overstays its deadline, removes containers that no worker is
- * using (in a child, but at start and stop), and stops in steps on SIGTERM, SIGINT or SIGQUIT: stop accepting
- * and let runs finish (shutdown_timeout), then abort them (SIGTERM), then
- * SIGKILL.  Signal handlers only write the signal number to a self-pipe.
+ * request overstays its deadline, has the containers that no worker is
+ * using reaped (reap.c; in a child, but at start and stop), and stops in
+ * steps on SIGTERM, SIGINT or SIGQUIT: stop accepting and let runs finish
+ * (shutdown_timeout), then abort them (SIGTERM), then SIGKILL.  Signal
+ * handlers only write the signal number to a self-pipe.
  */
 #include "config.h"
 
@@ -82,8 +83,8 @@ master_spawn(struct master *m)
 	sigset_t all, old;
 	pid_t pid;
 
-	if ((slot = scoreboard_claim(m->sb->generation, util_now_ms())) ==
-	    NULL) {
+	if ((slot = scoreboard_claim(scoreboard_generation(),
+	    util_now_ms())) == NULL) {
 		log_warnx("master: no free scoreboard slot");
 		return;
 	}
@@ -102,62 +103,38 @@ master_spawn(struct master *m)
 		scoreboard_release(slot);
 		return;
 	}
-	__atomic_store_n(&slot->pid, pid, __ATOMIC_RELEASE);
+	scoreboard_set_pid(slot, pid);
 }
 
 /* Count live workers: of the current generation only, or all. */
 static int
-master_count(const struct master *m, int current_only)
+master_count(int current_only)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
+	unsigned generation = scoreboard_generation();
 	int n = 0;
 	size_t i;
 
-	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &m->sb->slots[i];
-		if (s->pid > 0 && (!current_only ||
-		    s->generation == m->sb->generation))
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (scoreboard_slot_view(i, &v) &&
+		    (!current_only || v.generation == generation))
 			n++;
-	}
 	return n;
 }
 
+/* Send sig to every live worker, or to those of older generations only. */
 static void
 master_signal_workers(struct master *m, int sig, int old_only)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
+	unsigned generation = scoreboard_generation();
 	size_t i;
 
-	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &m->sb->slots[i];
-		if (s->pid > 0 && (!old_only ||
-		    s->generation != m->sb->generation))
-			kill(s->pid, sig);
-	}
-}
-
-static int
-master_owns(pid_t worker, const char *request, void *arg)
-{
-	(void)arg;
-	return scoreboard_serving(worker, request);
-}
-
-/* Remove containers no worker is using (all of them when all is set). */
-static void
-master_reap_containers(struct master *m, int all)
-{
-	struct docker d;
-	int n;
-
-	if (docker_open(&d, m->conf) == -1)
-		return;
-	if ((n = run_reap(&d, m->conf, all ? NULL : master_owns, NULL)) > 0) {
-		log_info("removed %d orphaned containers of instance %s", n,
-		    m->conf->instance);
-		__atomic_add_fetch(&m->sb->reaped, n, __ATOMIC_RELAXED);
-	}
-	docker_close(&d);
+	(void)m;
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (scoreboard_slot_view(i, &v) &&
+		    (!old_only || v.generation != generation))
+			kill(v.pid, sig);
 }
 
 /*
@@ -189,7 +166,7 @@ master_reap_async(struct master *m)
 		    i++)
 			sigaction(master_sigs[i], &sa, NULL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		master_reap_containers(m, 0);
+		reap_containers(m->conf, scoreboard_serving);
 		_exit(0);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -200,10 +177,16 @@ master_reap_async(struct master *m)
 	m->reaper = pid;
 }
 
+/*
+ * Collect the children that exited (waitpid): a worker's slot is freed
+ * and, if it was killed, the container it may have left is reaped; the
+ * reaper child is done.
+ */
 static void
-master_reap_children(struct master *m)
+master_collect_children(struct master *m)
 {
 	struct scoreboard_slot *s;
+	struct scoreboard_view v;
 	int status, orphans = 0;
 	pid_t pid;
 
@@ -214,7 +197,7 @@ master_reap_children(struct master *m)
 			m->reap_again = 0;
 			continue;
 		}
-		if ((s = scoreboard_find(pid)) == NULL)
+		if ((s = scoreboard_find(pid, &v)) == NULL)
 			continue;
 		if (WIFSIGNALED(status)) {
 			log_warnx("worker %ld killed by signal %d", (long)pid,
@@ -225,7 +208,7 @@ master_reap_children(struct master *m)
 			    (long)pid, WEXITSTATUS(status));
 		}
 		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
-		    util_now_ms() - s->started < MASTER_RESPAWN_MS)
+		    util_now_ms() - v.started < MASTER_RESPAWN_MS)
 			m->respawn_after = util_now_ms() + MASTER_RESPAWN_MS;
 		scoreboard_release(s);
 	}
@@ -278,7 +261,7 @@ master_handle_signals(struct master *m)
 	while ((n = read(master_pipe[0], sigs, sizeof(sigs))) > 0)
 		for (i = 0; i < n; i++) {
 			if (sigs[i] == SIGCHLD)
-				master_reap_children(m);
+				master_collect_children(m);
 			else if (sigs[i] == SIGHUP && !m->stopping)
 				master_reload(m);
 			else if (sigs[i] != SIGHUP)
@@ -302,18 +285,17 @@ master_poll(struct master *m, int timeout_ms)
 static void
 master_kill_overdue(struct master *m)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
 	long long now = util_now_ms();
 	size_t i;
 
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &m->sb->slots[i];
-		if (s->pid > 0 && s->state == SLOT_BUSY &&
-		    now > s->deadline + m->conf->kill_grace) {
+		if (scoreboard_slot_view(i, &v) && v.state == SLOT_BUSY &&
+		    now > v.deadline + m->conf->kill_grace) {
 			log_warnx("worker %ld is %lld ms past its request's "
-			    "deadline: killing it", (long)s->pid,
-			    now - s->deadline);
-			kill(s->pid, SIGKILL);
+			    "deadline: killing it", (long)v.pid,
+			    now - v.deadline);
+			kill(v.pid, SIGKILL);
 		}
 	}
 }
@@ -324,7 +306,7 @@ master_tick(struct master *m)
 	int n;
 
 	if (util_now_ms() >= m->respawn_after)
-		for (n = master_count(m, 1); n < m->conf->workers; n++)
+		for (n = master_count(1); n < m->conf->workers; n++)
 			master_spawn(m);
 	master_kill_overdue(m);
 	if (util_now_ms() >= m->next_reap)
@@ -337,10 +319,10 @@ master_wait_workers(struct master *m, long long deadline)
 {
 	long long left;
 
-	while (master_count(m, 0) > 0 && (left = deadline - util_now_ms()) > 0)
+	while (master_count(0) > 0 && (left = deadline - util_now_ms()) > 0)
 		master_poll(m, left > MASTER_TICK_MS ? MASTER_TICK_MS :
 		    (int)left);
-	return master_count(m, 0) > 0 ? -1 : 0;
+	return master_count(0) > 0 ? -1 : 0;
 }
 
 /* Stop accepting, let runs finish, abort them, then SIGKILL. */
@@ -348,17 +330,17 @@ static void
 master_stop(struct master *m)
 {
 	m->stopping = 1;
-	log_info("stopping %d workers", master_count(m, 0));
+	log_info("stopping %d workers", master_count(0));
 	master_signal_workers(m, SIGQUIT, 0);
 	if (master_wait_workers(m, util_now_ms() +
 	    m->conf->shutdown_timeout) == 0)
 		return;
 	log_warnx("%d workers still busy after %lld ms: aborting their runs",
-	    master_count(m, 0), m->conf->shutdown_timeout);
+	    master_count(0), m->conf->shutdown_timeout);
 	master_signal_workers(m, SIGTERM, 0);
 	if (master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS) == 0)
 		return;
-	log_warnx("%d workers did not stop: killing them", master_count(m, 0));
+	log_warnx("%d workers did not stop: killing them", master_count(0));
 	master_signal_workers(m, SIGKILL, 0);
 	master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS);
 }
@@ -381,7 +363,7 @@ master_run(struct conf *c, int listen_fd)
 		log_warn("master: listen socket");
 		goto fail;
 	}
-	master_reap_containers(&m, 1);
+	reap_containers(m.conf, NULL);
 	m.next_reap = util_now_ms() + c->reap_interval;
 	log_info("runboxd %s ready: %lld workers, instance %s", PACKAGE_VERSION,
 	    c->workers, c->instance);
@@ -391,7 +373,7 @@ master_run(struct conf *c, int listen_fd)
 	master_stop(&m);
 	if (m.reaper > 0)
 		waitpid(m.reaper, NULL, 0);
-	master_reap_containers(&m, 1);
+	reap_containers(m.conf, NULL);
 	log_info("stopped");
 	conf_free(m.conf);
 	free(m.conf);

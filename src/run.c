@@ -20,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "runbox.h"
 #include "runner.h"
 
@@ -523,28 +521,6 @@ done:
 	return rc;
 }
 
-static int
-run_delete(struct docker *d, const char *id)
-{
-	struct buf resp = { 0 };
-	char path[160], msg[RUN_MESSAGE_MAX];
-	long status;
-	int rc = 0;
-
-	snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-	if (docker_call(d, "DELETE", path, NULL, d->read_timeout, 64 * 1024,
-	    &status, &resp) == -1) {
-		log_warnx("remove container %.12s: %s", id, d->error);
-		rc = -1;
-	} else if (status != 204 && status != 404) {
-		log_warnx("remove container %.12s: %s (HTTP %ld)", id,
-		    docker_message(&resp, msg, sizeof(msg)), status);
-		rc = -1;
-	}
-	util_buf_free(&resp);
-	return rc;
-}
-
 /* Close the attach connection and remove the container, if any. */
 void
 run_remove(struct docker *d, const struct conf *c, struct run *r)
@@ -558,70 +534,6 @@ run_remove(struct docker *d, const struct conf *c, struct run *r)
 	if (c->keep_container)
 		log_info("keeping container %.12s (keep_container)", r->id);
 	else
-		run_delete(d, r->id);
+		docker_remove_container(d, r->id);
 	r->id[0] = '\0';
-}
-
-/* A label of a container from Docker's list, or NULL. */
-static const char *
-run_label(json_object *container, const char *name)
-{
-	json_object *labels, *v;
-
-	if (!json_object_object_get_ex(container, "Labels", &labels) ||
-	    !json_object_object_get_ex(labels, name, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/*
- * Remove the containers of this instance that no worker is using: owned()
- * says whether a worker is busy with the container's request; NULL
- * removes them all (at start and stop).  Returns how many, or -1.
- */
-int
-run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
-    void *arg)
-{
-	struct buf resp = { 0 };
-	json_object *root = NULL, *item, *id;
-	char path[512], *filter;
-	const char *worker;
-	long status;
-	size_t i;
-	int n = -1;
-
-	snprintf(path, sizeof(path), "{\"label\":[\"%s=%s\"]}",
-	    RUNBOX_LABEL_INSTANCE, c->instance);
-	if ((filter = curl_easy_escape(d->curl, path, 0)) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
-	    filter);
-	curl_free(filter);
-	if (docker_call(d, "GET", path, NULL, d->read_timeout, 16 * 1024 * 1024,
-	    &status, &resp) == -1 || status != 200) {
-		log_warnx("list containers: %s", d->error[0] ? d->error :
-		    "unexpected answer");
-		goto done;
-	}
-	if ((root = docker_json(&resp, json_type_array)) == NULL) {
-		log_warnx("list containers: not a JSON array");
-		goto done;
-	}
-	n = 0;
-	for (i = 0; i < json_object_array_length(root); i++) {
-		item = json_object_array_get_idx(root, i);
-		worker = run_label(item, RUNBOX_LABEL_WORKER);
-		if (!json_object_object_get_ex(item, "Id", &id) ||
-		    (owned && owned(worker ? (pid_t)atol(worker) : 0,
-		    run_label(item, RUNBOX_LABEL_REQUEST), arg)))
-			continue;
-		if (run_delete(d, json_object_get_string(id)) == 0)
-			n++;
-	}
-done:
-	json_object_put(root);
-	util_buf_free(&resp);
-	return n;
 }

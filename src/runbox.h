@@ -127,39 +127,53 @@ enum outcome {
 	OUTCOME_MAX
 };
 enum slot_state { SLOT_IDLE, SLOT_BUSY };
-struct scoreboard_slot {
-	pid_t pid;      /* 0: free */
+/*
+ * The slots and counters are private to scoreboard.c, read and written
+ * through its functions only.  Public are the two fields the master bumps
+ * on reload, with atomic operations.
+ */
+struct scoreboard {
 	unsigned generation;
-	int state;
+	long long reloads;
+};
+struct scoreboard_slot;
+/* A copy of one worker's slot. */
+struct scoreboard_view {
+	pid_t pid;
+	unsigned generation;
+	int state;          /* enum slot_state */
 	long long started;  /* ms, monotonic */
 	long long deadline; /* ms, monotonic: the request must be over by then */
 	unsigned long long request; /* the request id in hand, 0 when idle */
 	long long requests;
 };
-struct scoreboard {
+/* The counters: shared in the scoreboard, copied by scoreboard_totals(). */
+struct scoreboard_totals {
+	struct scoreboard sb; /* generation, reloads */
 	long long started; /* time(NULL) of the master's start */
-	unsigned generation;
-	long long reloads;
 	long long requests;
 	long long runs;
 	long long outcomes[OUTCOME_MAX];
 	long long latency[SCOREBOARD_BUCKETS + 1]; /* last: above all */
 	long long latency_sum_ms;
 	long long reaped;
-	struct scoreboard_slot slots[SCOREBOARD_SLOTS];
 };
 extern const long long scoreboard_buckets[SCOREBOARD_BUCKETS];
 extern const char *const scoreboard_outcome_names[OUTCOME_MAX];
 struct scoreboard *scoreboard_create(void);
-struct scoreboard *scoreboard_get(void);
+unsigned scoreboard_generation(void);
 struct scoreboard_slot *scoreboard_claim(unsigned generation, long long now);
-struct scoreboard_slot *scoreboard_find(pid_t pid);
+void scoreboard_set_pid(struct scoreboard_slot *s, pid_t pid);
 void scoreboard_release(struct scoreboard_slot *s);
+int scoreboard_slot_view(size_t i, struct scoreboard_view *v);
+struct scoreboard_slot *scoreboard_find(pid_t pid, struct scoreboard_view *v);
 void scoreboard_busy(struct scoreboard_slot *s, long long deadline,
     const char *request_id);
-int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_idle(struct scoreboard_slot *s);
+int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
+void scoreboard_count_reaped(int n);
+void scoreboard_totals(struct scoreboard_totals *t);
 
 /* error.c: every error a client can get, with its status and outcome */
 enum error_code {
@@ -265,6 +279,7 @@ ssize_t docker_read(struct docker *d, int fd, char *buf, size_t len,
 json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
+int docker_remove_container(struct docker *d, const char *id);
 
 /* images.c */
 json_object *images_list(const struct conf *c, struct docker *d);
@@ -283,12 +298,13 @@ int run_finish(struct docker *d, const struct image *im, struct run *r,
     const char *payload, size_t len, struct buf *out, enum outcome *outcome,
     struct error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
-typedef int (*run_owned_fn)(pid_t worker, const char *request, void *arg);
-int run_reap(struct docker *d, const struct conf *c, run_owned_fn owned,
-    void *arg);
 enum outcome run_outcome(json_object *result);
 char *run_create_body(const struct conf *c, const struct image *im,
     const char *request_id);
+
+/* reap.c */
+typedef int (*reap_owned_fn)(pid_t worker, const char *request);
+int reap_containers(const struct conf *c, reap_owned_fn owned);
 
 /* api.c */
 struct api_context {

@@ -3,6 +3,13 @@
  * the first fork, where each worker keeps its slot (pid, state, current
  * request) and every process adds to the counters with atomic operations.
  * GET /status reads it; the master reads it to find runs that overstay.
+ *
+ * Every access goes through the functions here, with atomic loads and
+ * stores: other processes read a slot while its owner writes it.  A
+ * writer stores a slot's fields before the one that publishes them (pid
+ * for the master, state for the worker) with release; a reader loads that
+ * one with acquire before the others.  So a reader that sees BUSY sees
+ * the deadline and request of that run or a later one, never an earlier.
  */
 #include "config.h"
 
@@ -12,6 +19,23 @@
 #include <time.h>
 
 #include "runbox.h"
+
+struct scoreboard_slot {
+	pid_t pid;      /* 0: free; -1: claimed, the worker not forked yet */
+	unsigned generation;
+	int state;
+	long long started;  /* ms, monotonic */
+	long long deadline; /* ms, monotonic: the request must be over by then */
+	unsigned long long request; /* the request id in hand, 0 when idle */
+	long long requests;
+};
+
+/* The mapping: the counters, whose struct scoreboard is the public part,
+ * and the slots. */
+struct scoreboard_map {
+	struct scoreboard_totals totals;
+	struct scoreboard_slot slots[SCOREBOARD_SLOTS];
+};
 
 /* Upper bounds of the latency histogram buckets, in milliseconds. */
 const long long scoreboard_buckets[SCOREBOARD_BUCKETS] = {
@@ -23,34 +47,37 @@ const char *const scoreboard_outcome_names[OUTCOME_MAX] = {
 	"rejected",
 };
 
-static struct scoreboard *scoreboard;
+static struct scoreboard_map *board;
 
 /* Map the scoreboard; every process forked afterwards shares it. */
 struct scoreboard *
 scoreboard_create(void)
 {
-	void *p = mmap(NULL, sizeof(*scoreboard), PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
 		log_warn("scoreboard: mmap");
 		return NULL;
 	}
-	scoreboard = p;
-	memset(scoreboard, 0, sizeof(*scoreboard));
-	scoreboard->started = time(NULL);
-	return scoreboard;
+	/* A fresh anonymous mapping is zeroed, and no one else sees it yet. */
+	board = p;
+	board->totals.started = time(NULL);
+	return &board->totals.sb;
 }
 
-struct scoreboard *
-scoreboard_get(void)
+/* The configuration generation that new workers start with. */
+unsigned
+scoreboard_generation(void)
 {
-	return scoreboard;
+	return __atomic_load_n(&board->totals.sb.generation,
+	    __ATOMIC_ACQUIRE);
 }
 
 /*
  * Reserve a free slot for a worker about to be forked (pid -1 until the
- * master knows it), or NULL when all are taken.
+ * master knows it), or NULL when all are taken.  Only the master claims
+ * and releases slots.
  */
 struct scoreboard_slot *
 scoreboard_claim(unsigned generation, long long now)
@@ -59,35 +86,69 @@ scoreboard_claim(unsigned generation, long long now)
 	size_t i;
 
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		s = &scoreboard->slots[i];
-		if (s->pid != 0)
+		s = &board->slots[i];
+		if (__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE) != 0)
 			continue;
-		memset(s, 0, sizeof(*s));
-		s->generation = generation;
-		s->started = now;
+		__atomic_store_n(&s->generation, generation, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->state, SLOT_IDLE, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->started, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->deadline, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->request, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->requests, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->pid, -1, __ATOMIC_RELEASE);
 		return s;
 	}
 	return NULL;
 }
 
-/* The slot of a live worker, or NULL. */
-struct scoreboard_slot *
-scoreboard_find(pid_t pid)
+/* The worker of a claimed slot is forked: publish its pid. */
+void
+scoreboard_set_pid(struct scoreboard_slot *s, pid_t pid)
 {
-	size_t i;
-
-	for (i = 0; i < SCOREBOARD_SLOTS; i++)
-		if (scoreboard->slots[i].pid == pid)
-			return &scoreboard->slots[i];
-	return NULL;
+	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
 }
 
 void
 scoreboard_release(struct scoreboard_slot *s)
 {
-	__atomic_store_n(&s->state, SLOT_IDLE, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->state, SLOT_IDLE, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
+}
+
+/* Copy a slot; returns 1 when it holds a live worker, else 0. */
+static int
+scoreboard_load(const struct scoreboard_slot *s, struct scoreboard_view *v)
+{
+	v->pid = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+	v->generation = __atomic_load_n(&s->generation, __ATOMIC_RELAXED);
+	v->started = __atomic_load_n(&s->started, __ATOMIC_RELAXED);
+	v->state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	v->deadline = __atomic_load_n(&s->deadline, __ATOMIC_RELAXED);
+	v->request = __atomic_load_n(&s->request, __ATOMIC_RELAXED);
+	v->requests = __atomic_load_n(&s->requests, __ATOMIC_RELAXED);
+	return v->pid > 0;
+}
+
+/*
+ * A copy of slot i (below SCOREBOARD_SLOTS) in v; returns 1 when the
+ * slot holds a live worker, 0 when it is free or not yet forked.
+ */
+int
+scoreboard_slot_view(size_t i, struct scoreboard_view *v)
+{
+	return scoreboard_load(&board->slots[i], v);
+}
+
+/* The slot of live worker pid, with a copy of it in v; or NULL. */
+struct scoreboard_slot *
+scoreboard_find(pid_t pid, struct scoreboard_view *v)
+{
+	size_t i;
+
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (scoreboard_load(&board->slots[i], v) && v->pid == pid)
+			return &board->slots[i];
+	return NULL;
 }
 
 /* Request ids are 16 hex digits: one word, read and written whole. */
@@ -124,28 +185,62 @@ scoreboard_idle(struct scoreboard_slot *s)
 int
 scoreboard_serving(pid_t pid, const char *request_id)
 {
-	const struct scoreboard_slot *s;
+	struct scoreboard_view v;
 	unsigned long long id = scoreboard_request(request_id);
 
-	if (pid <= 0 || id == 0 || (s = scoreboard_find(pid)) == NULL)
+	if (pid <= 0 || id == 0 || scoreboard_find(pid, &v) == NULL)
 		return 0;
-	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_BUSY &&
-	    __atomic_load_n(&s->request, __ATOMIC_RELAXED) == id;
+	return v.state == SLOT_BUSY && v.request == id;
 }
 
 /* Count one answered request; runs also count by outcome and latency. */
 void
 scoreboard_count(int is_run, enum outcome outcome, long long ms)
 {
+	struct scoreboard_totals *c = &board->totals;
 	size_t i;
 
-	__atomic_add_fetch(&scoreboard->requests, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
 	if (!is_run)
 		return;
-	__atomic_add_fetch(&scoreboard->runs, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&scoreboard->outcomes[outcome], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->runs, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->outcomes[outcome], 1, __ATOMIC_RELAXED);
 	for (i = 0; i < SCOREBOARD_BUCKETS && ms > scoreboard_buckets[i]; i++)
 		;
-	__atomic_add_fetch(&scoreboard->latency[i], 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&scoreboard->latency_sum_ms, ms, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->latency[i], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->latency_sum_ms, ms, __ATOMIC_RELAXED);
+}
+
+/* Count containers removed by the reaper. */
+void
+scoreboard_count_reaped(int n)
+{
+	__atomic_add_fetch(&board->totals.reaped, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * A copy of the counters.  Each is read whole, but not all at one
+ * instant: a request counted meanwhile may show in some and not others.
+ */
+void
+scoreboard_totals(struct scoreboard_totals *t)
+{
+	const struct scoreboard_totals *c = &board->totals;
+	int i;
+
+	t->sb.generation = __atomic_load_n(&c->sb.generation,
+	    __ATOMIC_ACQUIRE);
+	t->sb.reloads = __atomic_load_n(&c->sb.reloads, __ATOMIC_RELAXED);
+	t->started = __atomic_load_n(&c->started, __ATOMIC_RELAXED);
+	t->requests = __atomic_load_n(&c->requests, __ATOMIC_RELAXED);
+	t->runs = __atomic_load_n(&c->runs, __ATOMIC_RELAXED);
+	for (i = 0; i < OUTCOME_MAX; i++)
+		t->outcomes[i] = __atomic_load_n(&c->outcomes[i],
+		    __ATOMIC_RELAXED);
+	for (i = 0; i <= SCOREBOARD_BUCKETS; i++)
+		t->latency[i] = __atomic_load_n(&c->latency[i],
+		    __ATOMIC_RELAXED);
+	t->latency_sum_ms = __atomic_load_n(&c->latency_sum_ms,
+	    __ATOMIC_RELAXED);
+	t->reaped = __atomic_load_n(&c->reaped, __ATOMIC_RELAXED);
 }

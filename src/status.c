@@ -16,15 +16,16 @@ struct status_workers {
 };
 
 static struct status_workers
-status_workers(const struct scoreboard *sb)
+status_workers(void)
 {
 	struct status_workers w = { 0, 0 };
+	struct scoreboard_view v;
 	size_t i;
 
 	for (i = 0; i < SCOREBOARD_SLOTS; i++) {
-		if (sb->slots[i].pid <= 0)
+		if (!scoreboard_slot_view(i, &v))
 			continue;
-		if (sb->slots[i].state == SLOT_BUSY)
+		if (v.state == SLOT_BUSY)
 			w.busy++;
 		else
 			w.idle++;
@@ -33,21 +34,21 @@ status_workers(const struct scoreboard *sb)
 }
 
 static long long
-status_accepted(const struct scoreboard *sb)
+status_accepted(const struct scoreboard_totals *t)
 {
 	long long n = 0;
 	int i;
 
 	for (i = 0; i < OUTCOME_MAX; i++)
 		if (i != OUTCOME_REJECTED)
-			n += sb->outcomes[i];
+			n += t->outcomes[i];
 	return n;
 }
 
 static json_object *
-status_json(const struct scoreboard *sb)
+status_json(const struct scoreboard_totals *t)
 {
-	struct status_workers w = status_workers(sb);
+	struct status_workers w = status_workers();
 	json_object *o = json_object_new_object(), *x, *b;
 	long long count = 0;
 	char le[32];
@@ -56,28 +57,29 @@ status_json(const struct scoreboard *sb)
 	json_object_object_add(o, "version",
 	    json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(o, "uptime_seconds",
-	    json_object_new_int64(time(NULL) - sb->started));
+	    json_object_new_int64(time(NULL) - t->started));
 	json_object_object_add(o, "config_generation",
-	    json_object_new_int64(sb->generation));
-	json_object_object_add(o, "reloads", json_object_new_int64(sb->reloads));
+	    json_object_new_int64(t->sb.generation));
+	json_object_object_add(o, "reloads",
+	    json_object_new_int64(t->sb.reloads));
 	x = json_object_new_object();
 	json_object_object_add(x, "busy", json_object_new_int(w.busy));
 	json_object_object_add(x, "idle", json_object_new_int(w.idle));
 	json_object_object_add(x, "total", json_object_new_int(w.busy + w.idle));
 	json_object_object_add(o, "workers", x);
 	json_object_object_add(o, "requests",
-	    json_object_new_int64(sb->requests));
+	    json_object_new_int64(t->requests));
 	x = json_object_new_object();
 	json_object_object_add(x, "accepted",
-	    json_object_new_int64(status_accepted(sb)));
+	    json_object_new_int64(status_accepted(t)));
 	for (i = 0; i < OUTCOME_MAX; i++)
 		json_object_object_add(x, scoreboard_outcome_names[i],
-		    json_object_new_int64(sb->outcomes[i]));
+		    json_object_new_int64(t->outcomes[i]));
 	json_object_object_add(o, "runs", x);
 	x = json_object_new_object();
 	b = json_object_new_object();
 	for (i = 0; i <= SCOREBOARD_BUCKETS; i++) {
-		count += sb->latency[i];
+		count += t->latency[i];
 		if (i < SCOREBOARD_BUCKETS)
 			snprintf(le, sizeof(le), "%lld", scoreboard_buckets[i]);
 		else
@@ -87,17 +89,17 @@ status_json(const struct scoreboard *sb)
 	json_object_object_add(x, "le_ms", b);
 	json_object_object_add(x, "count", json_object_new_int64(count));
 	json_object_object_add(x, "sum_ms",
-	    json_object_new_int64(sb->latency_sum_ms));
+	    json_object_new_int64(t->latency_sum_ms));
 	json_object_object_add(o, "run_latency", x);
 	json_object_object_add(o, "containers_reaped",
-	    json_object_new_int64(sb->reaped));
+	    json_object_new_int64(t->reaped));
 	return o;
 }
 
 static void
-status_prometheus(const struct scoreboard *sb, struct buf *b)
+status_prometheus(const struct scoreboard_totals *t, struct buf *b)
 {
-	struct status_workers w = status_workers(sb);
+	struct status_workers w = status_workers();
 	long long count = 0;
 	char line[256];
 	int i, n;
@@ -107,24 +109,24 @@ status_prometheus(const struct scoreboard *sb, struct buf *b)
 	util_buf_append(b, line, (size_t)n); \
 } while (0)
 	LINE("# TYPE runbox_uptime_seconds gauge\nrunbox_uptime_seconds %lld\n",
-	    (long long)(time(NULL) - sb->started));
+	    (long long)(time(NULL) - t->started));
 	LINE("# TYPE runbox_config_generation gauge\n"
-	    "runbox_config_generation %u\n", sb->generation);
+	    "runbox_config_generation %u\n", t->sb.generation);
 	LINE("# TYPE runbox_reloads_total counter\nrunbox_reloads_total %lld\n",
-	    sb->reloads);
+	    t->sb.reloads);
 	LINE("# TYPE runbox_workers gauge\nrunbox_workers{state=\"busy\"} %d\n"
 	    "runbox_workers{state=\"idle\"} %d\n", w.busy, w.idle);
 	LINE("# TYPE runbox_requests_total counter\n"
-	    "runbox_requests_total %lld\n", sb->requests);
+	    "runbox_requests_total %lld\n", t->requests);
 	LINE("# TYPE runbox_runs_accepted_total counter\n"
-	    "runbox_runs_accepted_total %lld\n", status_accepted(sb));
+	    "runbox_runs_accepted_total %lld\n", status_accepted(t));
 	LINE("# TYPE runbox_runs_total counter\n");
 	for (i = 0; i < OUTCOME_MAX; i++)
 		LINE("runbox_runs_total{outcome=\"%s\"} %lld\n",
-		    scoreboard_outcome_names[i], sb->outcomes[i]);
+		    scoreboard_outcome_names[i], t->outcomes[i]);
 	LINE("# TYPE runbox_run_duration_seconds histogram\n");
 	for (i = 0; i <= SCOREBOARD_BUCKETS; i++) {
-		count += sb->latency[i];
+		count += t->latency[i];
 		if (i < SCOREBOARD_BUCKETS)
 			LINE("runbox_run_duration_seconds_bucket{le=\"%g\"} "
 			    "%lld\n", scoreboard_buckets[i] / 1000.0, count);
@@ -134,9 +136,9 @@ status_prometheus(const struct scoreboard *sb, struct buf *b)
 	}
 	LINE("runbox_run_duration_seconds_sum %.3f\n"
 	    "runbox_run_duration_seconds_count %lld\n",
-	    sb->latency_sum_ms / 1000.0, count);
+	    t->latency_sum_ms / 1000.0, count);
 	LINE("# TYPE runbox_containers_reaped_total counter\n"
-	    "runbox_containers_reaped_total %lld\n", sb->reaped);
+	    "runbox_containers_reaped_total %lld\n", t->reaped);
 #undef LINE
 }
 
@@ -145,16 +147,17 @@ status_prometheus(const struct scoreboard *sb, struct buf *b)
 const char *
 status_render(const char *query, struct buf *body)
 {
-	const struct scoreboard *sb = scoreboard_get();
+	struct scoreboard_totals t;
 	json_object *o;
 	size_t len;
 	const char *s;
 
+	scoreboard_totals(&t);
 	if (query != NULL && strstr(query, "format=prometheus") != NULL) {
-		status_prometheus(sb, body);
+		status_prometheus(&t, body);
 		return "text/plain; version=0.0.4";
 	}
-	o = status_json(sb);
+	o = status_json(&t);
 	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 	util_buf_append(body, s, len);
 	util_buf_append(body, "\n", 1);

@@ -33,7 +33,7 @@ struct exec_state {
 	const char *input;
 	size_t inleft;
 	size_t budget;
-	int reaped;
+	int exited; /* the child's exit status is collected */
 	int killed;
 	long long exit_ns;
 	struct exec_result *res;
@@ -109,16 +109,19 @@ static void
 exec_kill(struct exec_state *st)
 {
 	kill(-st->pid, SIGKILL);
-	if (!st->reaped)
+	if (!st->exited)
 		kill(st->pid, SIGKILL);
 	if (getpid() == 1)
 		kill(-1, SIGKILL);
 	st->killed = 1;
 }
 
-/* Reaps every exited child: as PID 1 the runner also inherits orphans. */
+/*
+ * Collects every exited child (waitpid): as PID 1 the runner also inherits
+ * orphans.
+ */
 static void
-exec_reap(struct exec_state *st)
+exec_collect(struct exec_state *st)
 {
 	char drain[64];
 	pid_t pid;
@@ -127,9 +130,9 @@ exec_reap(struct exec_state *st)
 	while (read(exec_chld_pipe[0], drain, sizeof(drain)) > 0)
 		continue;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == st->pid && !st->reaped) {
+		if (pid == st->pid && !st->exited) {
 			st->res->status = status;
-			st->reaped = 1;
+			st->exited = 1;
 			st->exit_ns = exec_clock_ns();
 		}
 	}
@@ -265,8 +268,8 @@ exec_abort(struct exec_state *st)
 {
 	exec_kill(st);
 	exec_finish_pipes(st);
-	if (!st->reaped && waitpid(st->pid, &st->res->status, 0) == st->pid)
-		st->reaped = 1;
+	if (!st->exited && waitpid(st->pid, &st->res->status, 0) == st->pid)
+		st->exited = 1;
 }
 
 /*
@@ -307,20 +310,20 @@ exec_run(const char *command, const char *input, size_t inlen,
 	if (st.inleft == 0)
 		exec_close(&st, EXEC_IN);
 
-	while (!st.reaped || st.fds[EXEC_OUT] != -1 ||
+	while (!st.exited || st.fds[EXEC_OUT] != -1 ||
 	    st.fds[EXEC_ERR] != -1) {
 		now = exec_clock_ns();
 		limit = deadline_ns;
-		if (st.reaped && st.exit_ns + EXEC_DRAIN_NS < limit)
+		if (st.exited && st.exit_ns + EXEC_DRAIN_NS < limit)
 			limit = st.exit_ns + EXEC_DRAIN_NS;
 		if (now >= limit && !st.killed) {
-			res->timed_out = !st.reaped;
+			res->timed_out = !st.exited;
 			exec_kill(&st);
 			exec_finish_pipes(&st);
 			continue;
 		}
 		n = 0;
-		if (!st.reaped) {
+		if (!st.exited) {
 			pfd[n].fd = exec_chld_pipe[0];
 			pfd[n].events = POLLIN;
 			which[n++] = -1;
@@ -332,7 +335,7 @@ exec_run(const char *command, const char *input, size_t inlen,
 			pfd[n].events = i == EXEC_IN ? POLLOUT : POLLIN;
 			which[n++] = i;
 		}
-		/* Once killed, only reaping is left, and SIGKILL is sure. */
+		/* Once killed, only collecting is left, and SIGKILL is sure. */
 		timeout = st.killed ? -1 :
 		    (int)((limit - now + 999999) / 1000000);
 		if (poll(pfd, n, timeout) == -1) {
@@ -346,7 +349,7 @@ exec_run(const char *command, const char *input, size_t inlen,
 			if (pfd[i].revents == 0)
 				continue;
 			if (which[i] == -1)
-				exec_reap(&st);
+				exec_collect(&st);
 			else if (st.fds[which[i]] == -1)
 				continue; /* closed by an earlier event */
 			else if (which[i] == EXEC_IN)

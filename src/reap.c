@@ -1,0 +1,99 @@
+/*
+ * Reaping: removing the containers of this instance that no worker is
+ * using.  A worker removes its own container after every run; one killed
+ * or failing mid-run leaves it behind, and the master reaps it (when the
+ * worker dies, every reap_interval, and at start and stop).  Containers
+ * are found by their labels, so one left by an earlier runboxd of the
+ * same instance goes too.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#include "runbox.h"
+
+/* A label of a container from Docker's list, or NULL. */
+static const char *
+reap_label(json_object *container, const char *name)
+{
+	json_object *labels, *v;
+
+	if (!json_object_object_get_ex(container, "Labels", &labels) ||
+	    !json_object_object_get_ex(labels, name, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* The instance's containers as Docker lists them, or NULL. */
+static json_object *
+reap_list(struct docker *d, const struct conf *c)
+{
+	struct buf resp = { 0 };
+	json_object *root = NULL;
+	char path[512], *filter;
+	long status;
+
+	snprintf(path, sizeof(path), "{\"label\":[\"%s=%s\"]}",
+	    RUNBOX_LABEL_INSTANCE, c->instance);
+	if ((filter = curl_easy_escape(d->curl, path, 0)) == NULL) {
+		log_warnx("list containers: out of memory");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
+	    filter);
+	curl_free(filter);
+	if (docker_call(d, "GET", path, NULL, d->read_timeout, 16 * 1024 * 1024,
+	    &status, &resp) == -1 || status != 200)
+		log_warnx("list containers: %s", d->error[0] ? d->error :
+		    "unexpected answer");
+	else if ((root = docker_json(&resp, json_type_array)) == NULL)
+		log_warnx("list containers: not a JSON array");
+	util_buf_free(&resp);
+	return root;
+}
+
+/*
+ * Remove the containers of this instance that no worker is using: owned()
+ * says whether a live worker is busy with the container's request; NULL
+ * removes them all (at start and stop, when no worker runs).  Returns how
+ * many went, or -1 when they could not be listed.
+ */
+int
+reap_containers(const struct conf *c, reap_owned_fn owned)
+{
+	struct docker d;
+	json_object *root, *item, *id;
+	const char *worker;
+	size_t i;
+	int n = -1;
+
+	if (docker_open(&d, c) == -1)
+		return -1;
+	if ((root = reap_list(&d, c)) == NULL)
+		goto done;
+	n = 0;
+	for (i = 0; i < json_object_array_length(root); i++) {
+		item = json_object_array_get_idx(root, i);
+		worker = reap_label(item, RUNBOX_LABEL_WORKER);
+		if (!json_object_object_get_ex(item, "Id", &id) ||
+		    (owned && owned(worker ? (pid_t)atol(worker) : 0,
+		    reap_label(item, RUNBOX_LABEL_REQUEST))))
+			continue;
+		if (docker_remove_container(&d,
+		    json_object_get_string(id)) == 0)
+			n++;
+	}
+	json_object_put(root);
+	if (n > 0) {
+		log_info("removed %d orphaned containers of instance %s", n,
+		    c->instance);
+		scoreboard_count_reaped(n);
+	}
+done:
+	docker_close(&d);
+	return n;
+}
