@@ -32,6 +32,8 @@ void util_buf_free(struct buf *b);
 long long util_now_ms(void);
 int util_random_hex(char *out, size_t nbytes);
 int util_token_equal(const char *given, const char *expected);
+int util_parse_number(const char *s, long long min, long long max,
+    long long *out);
 
 /* log.c */
 int log_init(const char *target, const char *ident);

@@ -1,10 +1,12 @@
 /*
  * Small helpers shared by every module: a growable byte buffer, clocks,
- * random identifiers and a constant-time token comparison.
+ * random identifiers, a constant-time token comparison and the one strict
+ * parser for numbers that come from outside.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -100,4 +102,34 @@ util_token_equal(const char *given, const char *expected)
 		diff |= (unsigned char)given[i] ^
 		    (unsigned char)expected[elen ? i % elen : 0];
 	return diff == 0 && elen > 0;
+}
+
+/*
+ * A decimal number from outside (an INI value, a port, an environment
+ * variable): digits only, no sign, space, prefix or suffix, within min and
+ * max.  On error errno is EINVAL (not a number) or ERANGE (out of range).
+ */
+int
+util_parse_number(const char *s, long long min, long long max,
+    long long *out)
+{
+	long long v = 0;
+
+	if (s == NULL || *s == '\0' || s[strspn(s, "0123456789")] != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; *s != '\0'; s++) {
+		if (v > (LLONG_MAX - (*s - '0')) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		v = v * 10 + (*s - '0');
+	}
+	if (v < min || v > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v;
+	return 0;
 }

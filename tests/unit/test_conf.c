@@ -1,6 +1,11 @@
-/* Configuration loading: good files, and bad ones named precisely. */
+/*
+ * Configuration loading: good files, and bad ones named precisely; and the
+ * strict number parser it builds on.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "runbox.h"
@@ -24,6 +29,52 @@ fails_with(const char *file, const char *want)
 
 	ok(rc == -1 && strstr(err, want) != NULL, "%s fails naming '%s' (%s)",
 	    strrchr(file, '/') + 1, want, err);
+}
+
+/* util_parse_number must fail on s with errno set to want. */
+static int
+number_fails(const char *s, long long min, long long max, int want)
+{
+	long long v = -7;
+
+	errno = 0;
+	return util_parse_number(s, min, max, &v) == -1 && errno == want &&
+	    v == -7;
+}
+
+static void
+test_number(void)
+{
+	long long v;
+
+	ok(util_parse_number("8080", 1, 65535, &v) == 0 && v == 8080,
+	    "number: digits within the bounds are parsed");
+	ok(util_parse_number("1", 1, 65535, &v) == 0 && v == 1 &&
+	    util_parse_number("65535", 1, 65535, &v) == 0 && v == 65535,
+	    "number: both bounds are inside the range");
+	ok(number_fails("0", 1, 65535, ERANGE), "number: below min is ERANGE");
+	ok(number_fails("65536", 1, 65535, ERANGE),
+	    "number: above max is ERANGE");
+	ok(util_parse_number("9223372036854775807", 0, LLONG_MAX, &v) == 0 &&
+	    v == LLONG_MAX, "number: LLONG_MAX itself is parsed");
+	ok(number_fails("9223372036854775808", 0, LLONG_MAX, ERANGE),
+	    "number: one past LLONG_MAX overflows with ERANGE");
+	ok(number_fails("99999999999999999999999", 0, LLONG_MAX, ERANGE),
+	    "number: far past LLONG_MAX overflows with ERANGE");
+	ok(util_parse_number("010", 0, 100, &v) == 0 && v == 10,
+	    "number: a leading zero is decimal, not octal");
+	ok(number_fails("", 0, 100, EINVAL), "number: empty is EINVAL");
+	ok(number_fails(NULL, 0, 100, EINVAL), "number: NULL is EINVAL");
+	ok(number_fails("-1", -5, 100, EINVAL), "number: a minus sign is EINVAL");
+	ok(number_fails("+1", 0, 100, EINVAL), "number: a plus sign is EINVAL");
+	ok(number_fails(" 1", 0, 100, EINVAL),
+	    "number: a leading space is EINVAL");
+	ok(number_fails("1\n", 0, 100, EINVAL),
+	    "number: a trailing newline is EINVAL");
+	ok(number_fails("80x", 0, 100, EINVAL), "number: a suffix is EINVAL");
+	ok(number_fails("0x10", 0, 100, EINVAL), "number: hex is EINVAL");
+	ok(number_fails("99999999999999999999x", 0, LLONG_MAX, EINVAL),
+	    "number: junk wins over overflow (EINVAL)");
 }
 
 static void
@@ -102,6 +153,7 @@ test_good(void)
 int
 main(void)
 {
+	test_number();
 	test_units();
 	test_good();
 	fails_with(CONF("missing.ini"), "No such file");
