@@ -583,7 +583,9 @@ conf_parse_user(struct conf *c, char *err, size_t errlen)
 static int
 conf_check(struct conf *c, char *err, size_t errlen)
 {
+	char host[256];
 	size_t i, j;
+	int port;
 
 	if (conf_parse_user(c, err, errlen) == -1)
 		return -1;
@@ -602,10 +604,17 @@ conf_check(struct conf *c, char *err, size_t errlen)
 		return conf_fail(err, errlen, "%s: [server] log: '%s': expected "
 		    "stderr or syslog", c->path, c->log);
 	if (strncmp(c->docker_endpoint, "unix:///", 8) != 0 &&
-	    strncmp(c->docker_endpoint, "tcp://", 6) != 0)
+	    (strncmp(c->docker_endpoint, "tcp://", 6) != 0 ||
+	    util_parse_hostport(c->docker_endpoint + 6, DOCKER_TCP_PORT, host,
+	    sizeof(host), &port) == -1))
 		return conf_fail(err, errlen, "%s: [docker] endpoint: '%s': "
-		    "expected unix:///PATH or tcp://HOST:PORT", c->path,
-		    c->docker_endpoint);
+		    "expected unix:///PATH or tcp://HOST:PORT (PORT 1 to "
+		    "65535)", c->path, c->docker_endpoint);
+	if (c->listen != NULL && c->listen[0] != '/' &&
+	    util_parse_hostport(c->listen, 0, host, sizeof(host), &port) == -1)
+		return conf_fail(err, errlen, "%s: [server] listen: '%s': "
+		    "expected an absolute path or HOST:PORT (PORT 1 to 65535)",
+		    c->path, c->listen);
 	if (c->work_dir[0] != '/' || c->tmp_dir[0] != '/' ||
 	    strcmp(c->work_dir, c->tmp_dir) == 0)
 		return conf_fail(err, errlen, "%s: [container] work_dir, "

@@ -35,12 +35,15 @@ struct docker_buf_sink {
 	size_t max;
 };
 
-/* Split "unix:///path" or "tcp://host:port" into the handle. */
+/*
+ * Split "unix:///path" or "tcp://host[:port]" into the handle (conf_load
+ * has checked the endpoint).
+ */
 int
 docker_open(struct docker *d, const struct conf *c)
 {
-	const char *ep = c->docker_endpoint, *colon;
-	char url[512];
+	const char *ep = c->docker_endpoint;
+	char url[512], host[256];
 
 	memset(d, 0, sizeof(*d));
 	d->read_timeout = c->docker_read_timeout;
@@ -51,10 +54,13 @@ docker_open(struct docker *d, const struct conf *c)
 		    c->docker_api_version);
 	} else {
 		ep += strlen("tcp://");
-		colon = strrchr(ep, ':');
-		d->host = colon ? strndup(ep, (size_t)(colon - ep)) :
-		    strdup(ep);
-		d->port = colon ? atoi(colon + 1) : 2375;
+		if (util_parse_hostport(ep, DOCKER_TCP_PORT, host, sizeof(host),
+		    &d->port) == -1) {
+			log_warnx("docker: endpoint %s: expected tcp://HOST:PORT",
+			    c->docker_endpoint);
+			return -1;
+		}
+		d->host = strdup(host);
 		snprintf(url, sizeof(url), "http://%s/v%s", ep,
 		    c->docker_api_version);
 	}

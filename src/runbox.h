@@ -34,6 +34,8 @@ int util_random_hex(char *out, size_t nbytes);
 int util_token_equal(const char *given, const char *expected);
 int util_parse_number(const char *s, long long min, long long max,
     long long *out);
+int util_parse_hostport(const char *spec, int default_port, char *host,
+    size_t hostlen, int *port);
 
 /* log.c */
 int log_init(const char *target, const char *ident);
@@ -206,6 +208,7 @@ int request_check_content_type(const char *content_type,
 void request_free(struct run_request *r);
 
 /* docker.c */
+#define DOCKER_TCP_PORT 2375 /* when a tcp:// endpoint names no port */
 struct docker {
 	void *curl;
 	char *socket_path; /* unix endpoint, or NULL for tcp */

@@ -78,6 +78,35 @@ test_number(void)
 }
 
 static void
+test_hostport(void)
+{
+	char host[64];
+	int port = 0;
+
+	ok(util_parse_hostport("127.0.0.1:9000", 0, host, sizeof(host),
+	    &port) == 0 && strcmp(host, "127.0.0.1") == 0 && port == 9000,
+	    "hostport: HOST:PORT is split");
+	ok(util_parse_hostport("[::1]:9000", 0, host, sizeof(host), &port) ==
+	    0 && strcmp(host, "::1") == 0 && port == 9000,
+	    "hostport: an IPv6 host loses its brackets");
+	ok(util_parse_hostport("docker", 2375, host, sizeof(host), &port) ==
+	    0 && strcmp(host, "docker") == 0 && port == 2375,
+	    "hostport: a missing port takes the default");
+	ok(util_parse_hostport("localhost", 0, host, sizeof(host), &port) ==
+	    -1, "hostport: a missing port without a default is refused");
+	ok(util_parse_hostport("localhost:70000", 0, host, sizeof(host),
+	    &port) == -1 && errno == ERANGE,
+	    "hostport: a port above 65535 is ERANGE");
+	ok(util_parse_hostport("localhost:80x", 0, host, sizeof(host),
+	    &port) == -1 && errno == EINVAL,
+	    "hostport: a port with a suffix is EINVAL");
+	ok(util_parse_hostport(":9000", 0, host, sizeof(host), &port) == -1,
+	    "hostport: an empty host is refused");
+	ok(util_parse_hostport("[::1]9000", 0, host, sizeof(host), &port) ==
+	    -1, "hostport: text after the bracket but no colon is refused");
+}
+
+static void
 test_units(void)
 {
 	long long v;
@@ -154,6 +183,7 @@ int
 main(void)
 {
 	test_number();
+	test_hostport();
 	test_units();
 	test_good();
 	fails_with(CONF("missing.ini"), "No such file");
@@ -171,5 +201,9 @@ main(void)
 	fails_with(CONF("log-too-small.ini"), "log_max_size");
 	fails_with(CONF("user-name.ini"), "[container] user: 'runbox'");
 	fails_with(CONF("user-root.ini"), "must not run as root");
+	fails_with(CONF("endpoint-bad-port.ini"),
+	    "[docker] endpoint: 'tcp://127.0.0.1:99999': expected");
+	fails_with(CONF("listen-bad-port.ini"),
+	    "[server] listen: '127.0.0.1:9000x': expected");
 	return tap_done();
 }
