@@ -142,21 +142,23 @@ conf_ini_errback(const char *fmt, ...)
 	return 0;
 }
 
+/*
+ * The digits at *sp, through util_parse_number; *sp moves past them.  More
+ * digits than fit the buffer are past LLONG_MAX (leading zeros aside).
+ */
 static int
 conf_parse_digits(const char **sp, long long *out)
 {
-	const char *s = *sp;
-	long long v = 0;
+	char digits[24];
+	size_t n = strspn(*sp, "0123456789");
 
-	if (!isdigit((unsigned char)*s))
+	if (n == 0 || n >= sizeof(digits))
 		return -1;
-	for (; isdigit((unsigned char)*s); s++) {
-		if (v > (LLONG_MAX - (*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	*sp = s;
-	*out = v;
+	memcpy(digits, *sp, n);
+	digits[n] = '\0';
+	if (util_parse_number(digits, 0, LLONG_MAX, out) == -1)
+		return -1;
+	*sp += n;
 	return 0;
 }
 
@@ -295,7 +297,6 @@ conf_set(const struct conf_key *k, const char *value, struct conf *c,
     struct limits *l, char *why, size_t whylen)
 {
 	void *place = conf_place_of(k, c, l);
-	const char *rest = value;
 	long long v = 0;
 	size_t len = strlen(value);
 	int rc = 0;
@@ -316,10 +317,7 @@ conf_set(const struct conf_key *k, const char *value, struct conf *c,
 		return 0;
 	}
 	switch (k->type) {
-	case CONF_INT:
-		rc = conf_parse_digits(&rest, &v) == -1 || *rest != '\0' ?
-		    -1 : 0;
-		break;
+	case CONF_INT: rc = util_parse_number(value, 0, LLONG_MAX, &v); break;
 	case CONF_SIZE: rc = conf_parse_size(value, &v); break;
 	case CONF_DURATION: rc = conf_parse_duration(value, &v); break;
 	case CONF_BOOL: rc = conf_parse_bool(value, &v); break;
