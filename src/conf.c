@@ -28,11 +28,14 @@ enum conf_type {
 	CONF_MODE,
 };
 
-/* Where a key's value is stored: in struct conf, or in a struct limits. */
-enum conf_place { IN_CONF, IN_LIMITS };
+/*
+ * Where a key's value is stored: in struct conf, in a struct limits (of
+ * [limits], or of the image being read), or in a struct image.
+ */
+enum conf_place { IN_CONF, IN_LIMITS, IN_IMAGE };
 
 struct conf_key {
-	const char *section;
+	const char *section; /* "image": any [image.NAME] */
 	const char *name;
 	enum conf_type type;
 	long long min;
@@ -47,6 +50,7 @@ struct conf_key {
 #define GIB (1024LL * MIB)
 #define C(field) IN_CONF, offsetof(struct conf, field)
 #define L(field) IN_LIMITS, offsetof(struct limits, field)
+#define I(field) IN_IMAGE, offsetof(struct image, field)
 
 static const struct conf_key conf_keys[] = {
 	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen) },
@@ -121,9 +125,25 @@ static const struct conf_key conf_keys[] = {
 	    L(nofile_hard) },
 	{ "limits", "nproc_soft", CONF_INT, 0, 1048576, "0", L(nproc_soft) },
 	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard) },
+
+	/* An image section takes these and every key of [limits]. */
+	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name) },
+	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language) },
 };
 
-#define IMAGE_PREFIX "image."
+/* Limits one of which may not exceed the other, in [limits] and images. */
+static const struct conf_pair {
+	const char *low;
+	const char *high;
+	size_t low_offset;
+	size_t high_offset;
+} conf_pairs[] = {
+#define PAIR(low, high) { #low, #high, offsetof(struct limits, low), \
+	offsetof(struct limits, high) }
+	PAIR(nofile_soft, nofile_hard),
+	PAIR(nproc_soft, nproc_hard),
+#undef PAIR
+};
 
 static char conf_ini_error[512];
 
@@ -284,19 +304,25 @@ conf_type_hint(enum conf_type type)
 	return "invalid value";
 }
 
+/* The field of k in c, or in im (NULL: [limits]) for an image's key. */
 static void *
-conf_place_of(const struct conf_key *k, struct conf *c, struct limits *l)
+conf_place_of(const struct conf_key *k, struct conf *c, struct image *im)
 {
-	return k->place == IN_CONF ? (char *)c + k->offset :
-	    (char *)l + k->offset;
+	switch (k->place) {
+	case IN_CONF: return (char *)c + k->offset;
+	case IN_LIMITS:
+		return (char *)(im ? &im->limits : &c->limits) + k->offset;
+	case IN_IMAGE: return (char *)im + k->offset;
+	}
+	return NULL;
 }
 
 /* Parse one value into its place; on error write the reason to why. */
 static int
 conf_set(const struct conf_key *k, const char *value, struct conf *c,
-    struct limits *l, char *why, size_t whylen)
+    struct image *im, char *why, size_t whylen)
 {
-	void *place = conf_place_of(k, c, l);
+	void *place = conf_place_of(k, c, im);
 	long long v = 0;
 	size_t len = strlen(value);
 	int rc = 0;
@@ -341,14 +367,34 @@ conf_set(const struct conf_key *k, const char *value, struct conf *c,
 	return 0;
 }
 
+#define IMAGE_PREFIX "image."
+
+static int
+conf_is_image(const char *section)
+{
+	return strncmp(section, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0;
+}
+
+/*
+ * Whether keys of the table's section ts go in the file's section: an
+ * image section takes the image keys and those of [limits].
+ */
+static int
+conf_in_section(const char *ts, const char *section)
+{
+	if (conf_is_image(section))
+		return strcmp(ts, "image") == 0 || strcmp(ts, "limits") == 0;
+	return strcmp(ts, section) == 0 && strcmp(ts, "image") != 0;
+}
+
 static const struct conf_key *
 conf_find_key(const char *section, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
-		if (strcmp(conf_keys[i].section, section) == 0 &&
-		    strcmp(conf_keys[i].name, name) == 0)
+		if (strcmp(conf_keys[i].name, name) == 0 &&
+		    conf_in_section(conf_keys[i].section, section))
 			return &conf_keys[i];
 	return NULL;
 }
@@ -410,7 +456,7 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 	const struct conf_key *k;
 	struct image *im;
 	const char *name, *value;
-	char why[256], **field;
+	char why[256];
 	ssize_t i;
 	size_t slen = strlen(section);
 
@@ -427,23 +473,11 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 			continue;
 		name = d->key[i] + slen + 1;
 		value = d->val[i] ? d->val[i] : "";
-		field = strcmp(name, "name") == 0 ? &im->name :
-		    strcmp(name, "language") == 0 ? &im->language : NULL;
-		if (field != NULL) {
-			if (*value == '\0' || strlen(value) > 255)
-				return conf_fail(err, errlen, "%s: [%s] %s: "
-				    "1 to 255 bytes", c->path, section, name);
-			free(*field);
-			if ((*field = strdup(value)) == NULL)
-				return conf_fail(err, errlen,
-				    "%s: out of memory", c->path);
-			continue;
-		}
-		if ((k = conf_find_key("limits", name)) == NULL)
+		if ((k = conf_find_key(section, name)) == NULL)
 			return conf_fail(err, errlen, "%s: [%s] %s: unknown key "
 			    "(an image section takes name, language and the keys "
 			    "of [limits])", c->path, section, name);
-		if (conf_set(k, value, c, &im->limits, why, sizeof(why)) == -1)
+		if (conf_set(k, value, c, im, why, sizeof(why)) == -1)
 			return conf_fail(err, errlen, "%s: [%s] %s: %s",
 			    c->path, section, name, why);
 	}
@@ -455,11 +489,16 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 	return 0;
 }
 
+/* A section of the table, or an image section. */
 static int
 conf_known_section(const char *s)
 {
-	return strcmp(s, "server") == 0 || strcmp(s, "docker") == 0 ||
-	    strcmp(s, "container") == 0 || strcmp(s, "limits") == 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (conf_in_section(conf_keys[i].section, s))
+			return 1;
+	return 0;
 }
 
 static int
@@ -474,9 +513,7 @@ conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
 		if (d->key[i] == NULL)
 			continue;
 		if ((colon = strchr(d->key[i], ':')) == NULL) {
-			if (!conf_known_section(d->key[i]) &&
-			    strncmp(d->key[i], IMAGE_PREFIX,
-			    strlen(IMAGE_PREFIX)) != 0)
+			if (!conf_known_section(d->key[i]))
 				return conf_fail(err, errlen,
 				    "%s: [%s]: unknown section", c->path,
 				    d->key[i]);
@@ -484,19 +521,19 @@ conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
 		}
 		snprintf(section, sizeof(section), "%.*s",
 		    (int)(colon - d->key[i]), d->key[i]);
-		if (strncmp(section, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0)
+		if (conf_is_image(section))
 			continue;
 		if ((k = conf_find_key(section, colon + 1)) == NULL)
 			return conf_fail(err, errlen, "%s: [%s] %s: unknown key",
 			    c->path, section, colon + 1);
 		value = d->val[i] ? d->val[i] : "";
-		if (conf_set(k, value, c, &c->limits, why, sizeof(why)) == -1)
+		if (conf_set(k, value, c, NULL, why, sizeof(why)) == -1)
 			return conf_fail(err, errlen, "%s: [%s] %s: %s",
 			    c->path, section, colon + 1, why);
 	}
 	for (i = 0; i < d->size; i++)
 		if (d->key[i] != NULL && strchr(d->key[i], ':') == NULL &&
-		    strncmp(d->key[i], IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0 &&
+		    conf_is_image(d->key[i]) &&
 		    conf_load_image(c, d, d->key[i], err, errlen) == -1)
 			return -1;
 	return 0;
@@ -510,8 +547,8 @@ conf_set_defaults(struct conf *c)
 
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
 		if (conf_keys[i].def != NULL &&
-		    conf_set(&conf_keys[i], conf_keys[i].def, c, &c->limits,
-		    why, sizeof(why)) == -1)
+		    conf_set(&conf_keys[i], conf_keys[i].def, c, NULL, why,
+		    sizeof(why)) == -1)
 			return -1;
 	return 0;
 }
@@ -578,10 +615,34 @@ conf_parse_user(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The rules between the keys of one set of limits: [limits] or an image's. */
+static int
+conf_check_limits(const struct conf *c, const char *section,
+    const struct limits *l, char *err, size_t errlen)
+{
+	const struct conf_pair *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_pairs) / sizeof(conf_pairs[0]); i++) {
+		p = &conf_pairs[i];
+		if (*(const long long *)((const char *)l + p->low_offset) >
+		    *(const long long *)((const char *)l + p->high_offset))
+			return conf_fail(err, errlen, "%s: [%s] %s: above %s",
+			    c->path, section, p->low, p->high);
+	}
+	/* Docker's log escapes <, > and & as \u00XX: six bytes for each byte
+	 * the runner counted as one. */
+	if (c->log_max_size < 6 * l->output_size + 64 * KIB)
+		return conf_fail(err, errlen, "%s: [container] log_max_size: "
+		    "must be at least six times the output_size of [%s], plus "
+		    "64K", c->path, section);
+	return 0;
+}
+
 static int
 conf_check(struct conf *c, char *err, size_t errlen)
 {
-	char host[256];
+	char host[256], section[128];
 	size_t i, j;
 	int port;
 
@@ -626,27 +687,16 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->run_group != NULL && c->run_user == NULL)
 		return conf_fail(err, errlen, "%s: [server] group: needs "
 		    "[server] user", c->path);
+	if (conf_check_limits(c, "limits", &c->limits, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < c->nimages; i++) {
+		snprintf(section, sizeof(section), IMAGE_PREFIX "%s",
+		    c->images[i].key);
+		if (conf_check_limits(c, section, &c->images[i].limits, err,
+		    errlen) == -1)
+			return -1;
 		if (c->images[i].limits.execution_time > c->max_run_time)
 			c->max_run_time = c->images[i].limits.execution_time;
-		if (c->images[i].limits.nofile_soft >
-		    c->images[i].limits.nofile_hard)
-			return conf_fail(err, errlen, "%s: [image.%s] "
-			    "nofile_soft: above nofile_hard", c->path,
-			    c->images[i].key);
-		/* Docker's log escapes <, > and & as \u00XX: six bytes for
-		 * each byte the runner counted as one. */
-		if (c->log_max_size < 6 * c->images[i].limits.output_size +
-		    64 * KIB)
-			return conf_fail(err, errlen, "%s: [container] "
-			    "log_max_size: must be at least six times the "
-			    "output_size of [image.%s], plus 64K", c->path,
-			    c->images[i].key);
-		if (c->images[i].limits.nproc_soft >
-		    c->images[i].limits.nproc_hard)
-			return conf_fail(err, errlen, "%s: [image.%s] "
-			    "nproc_soft: above nproc_hard", c->path,
-			    c->images[i].key);
 		for (j = 0; j < i; j++)
 			if (strcmp(c->images[i].name, c->images[j].name) == 0)
 				return conf_fail(err, errlen, "%s: [image.%s] "
@@ -701,17 +751,20 @@ fail:
 void
 conf_free(struct conf *c)
 {
-	size_t i;
+	const struct conf_key *k;
+	size_t i, j;
 
-	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
-		if (conf_keys[i].type == CONF_STRING &&
-		    conf_keys[i].place == IN_CONF)
-			free(*(char **)conf_place_of(&conf_keys[i], c, NULL));
-	for (i = 0; i < c->nimages; i++) {
-		free(c->images[i].key);
-		free(c->images[i].name);
-		free(c->images[i].language);
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		k = &conf_keys[i];
+		if (k->type != CONF_STRING)
+			continue;
+		if (k->place == IN_CONF)
+			free(*(char **)conf_place_of(k, c, NULL));
+		for (j = 0; k->place == IN_IMAGE && j < c->nimages; j++)
+			free(*(char **)conf_place_of(k, c, &c->images[j]));
 	}
+	for (i = 0; i < c->nimages; i++)
+		free(c->images[i].key);
 	free(c->images);
 	free(c->path);
 	memset(c, 0, sizeof(*c));

@@ -198,7 +198,19 @@ main(void)
 	fails_with(CONF("duplicate-image.ini"), "is already [image.a]");
 	fails_with(CONF("syntax-error.ini"), "syntax-error.ini");
 	fails_with(CONF("bad-bool.ini"), "expected true or false");
-	fails_with(CONF("log-too-small.ini"), "log_max_size");
+	fails_with(CONF("image-name-too-long.ini"),
+	    "[image.tiny] name: length must be 1 to 255");
+	fails_with(CONF("image-language-empty.ini"),
+	    "[image.tiny] language: length must be 1 to 255");
+	fails_with(CONF("limits-nofile-above-hard.ini"),
+	    "[limits] nofile_soft: above nofile_hard");
+	fails_with(CONF("image-nproc-above-hard.ini"),
+	    "[image.tiny] nproc_soft: above nproc_hard");
+	fails_with(CONF("limits-log-too-small.ini"), "[container] log_max_size: "
+	    "must be at least six times the output_size of [limits], plus 64K");
+	fails_with(CONF("image-log-too-small.ini"), "[container] log_max_size: "
+	    "must be at least six times the output_size of [image.tiny], plus "
+	    "64K");
 	fails_with(CONF("user-name.ini"), "[container] user: 'runbox'");
 	fails_with(CONF("user-root.ini"), "must not run as root");
 	fails_with(CONF("endpoint-bad-port.ini"),
