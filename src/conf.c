@@ -88,8 +88,8 @@ static const struct conf_key conf_keys[] = {
 	    C(docker_api_version) },
 	{ "docker", "read_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
 	    C(docker_read_timeout) },
-	{ "docker", "write_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
-	    C(docker_write_timeout) },
+	{ "docker", "connect_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
+	    C(docker_connect_timeout) },
 
 	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user) },
 	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname) },
@@ -129,6 +129,16 @@ static const struct conf_key conf_keys[] = {
 	/* An image section takes these and every key of [limits]. */
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name) },
 	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language) },
+};
+
+/* Former names of keys, still read as the key they became, with a warning. */
+static const struct conf_alias {
+	const char *section;
+	const char *old;
+	const char *name;
+} conf_aliases[] = {
+	/* It only ever bounded connecting, never a write. */
+	{ "docker", "write_timeout", "connect_timeout" },
 };
 
 /* Limits one of which may not exceed the other, in [limits] and images. */
@@ -387,11 +397,22 @@ conf_in_section(const char *ts, const char *section)
 	return strcmp(ts, section) == 0 && strcmp(ts, "image") != 0;
 }
 
+/*
+ * The row of a key of section, named by name or by a former name of it
+ * (then *former is set).
+ */
 static const struct conf_key *
-conf_find_key(const char *section, const char *name)
+conf_find_key(const char *section, const char *name, int *former)
 {
 	size_t i;
 
+	*former = 0;
+	for (i = 0; i < sizeof(conf_aliases) / sizeof(conf_aliases[0]); i++)
+		if (strcmp(conf_aliases[i].old, name) == 0 &&
+		    conf_in_section(conf_aliases[i].section, section)) {
+			*former = 1;
+			name = conf_aliases[i].name;
+		}
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
 		if (strcmp(conf_keys[i].name, name) == 0 &&
 		    conf_in_section(conf_keys[i].section, section))
@@ -445,6 +466,41 @@ conf_image_key_ok(const char *key)
 }
 
 /*
+ * Read entry i of d, a key of section, into c (into im for an image
+ * section).  A former name is read as the key it became, with a warning,
+ * unless the file sets that key too.
+ */
+static int
+conf_load_key(struct conf *c, dictionary *d, ssize_t i, const char *section,
+    struct image *im, char *err, size_t errlen)
+{
+	const char *name = d->key[i] + strlen(section) + 1;
+	const char *value = d->val[i] ? d->val[i] : "";
+	const struct conf_key *k;
+	char why[256], entry[256];
+	int former;
+
+	if ((k = conf_find_key(section, name, &former)) == NULL)
+		return conf_fail(err, errlen, "%s: [%s] %s: unknown key%s",
+		    c->path, section, name, conf_is_image(section) ?
+		    " (an image section takes name, language and the keys of "
+		    "[limits])" : "");
+	if (former) {
+		snprintf(entry, sizeof(entry), "%s:%s", section, k->name);
+		if (iniparser_find_entry(d, entry))
+			return conf_fail(err, errlen, "%s: [%s] %s: set either "
+			    "%s or %s, not both", c->path, section, name,
+			    k->name, name);
+		log_warnx("%s: [%s] %s is deprecated: use %s", c->path,
+		    section, name, k->name);
+	}
+	if (conf_set(k, value, c, im, why, sizeof(why)) == -1)
+		return conf_fail(err, errlen, "%s: [%s] %s: %s", c->path,
+		    section, name, why);
+	return 0;
+}
+
+/*
  * Image sections come second so that they start from the final [limits],
  * wherever [limits] stands in the file.
  */
@@ -453,10 +509,7 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
     char *err, size_t errlen)
 {
 	const char *ikey = section + strlen(IMAGE_PREFIX);
-	const struct conf_key *k;
 	struct image *im;
-	const char *name, *value;
-	char why[256];
 	ssize_t i;
 	size_t slen = strlen(section);
 
@@ -468,18 +521,10 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 		return conf_fail(err, errlen, "%s: out of memory", c->path);
 	im->limits = c->limits;
 	for (i = 0; i < d->size; i++) {
-		if (d->key[i] == NULL || strncmp(d->key[i], section, slen) ||
-		    d->key[i][slen] != ':')
-			continue;
-		name = d->key[i] + slen + 1;
-		value = d->val[i] ? d->val[i] : "";
-		if ((k = conf_find_key(section, name)) == NULL)
-			return conf_fail(err, errlen, "%s: [%s] %s: unknown key "
-			    "(an image section takes name, language and the keys "
-			    "of [limits])", c->path, section, name);
-		if (conf_set(k, value, c, im, why, sizeof(why)) == -1)
-			return conf_fail(err, errlen, "%s: [%s] %s: %s",
-			    c->path, section, name, why);
+		if (d->key[i] != NULL && strncmp(d->key[i], section, slen) == 0 &&
+		    d->key[i][slen] == ':' &&
+		    conf_load_key(c, d, i, section, im, err, errlen) == -1)
+			return -1;
 	}
 	if (im->name == NULL)
 		return conf_fail(err, errlen, "%s: [%s] name: missing",
@@ -504,9 +549,8 @@ conf_known_section(const char *s)
 static int
 conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
 {
-	const struct conf_key *k;
-	char section[128], why[256];
-	const char *colon, *value;
+	char section[128];
+	const char *colon;
 	ssize_t i;
 
 	for (i = 0; i < d->size; i++) {
@@ -521,15 +565,9 @@ conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
 		}
 		snprintf(section, sizeof(section), "%.*s",
 		    (int)(colon - d->key[i]), d->key[i]);
-		if (conf_is_image(section))
-			continue;
-		if ((k = conf_find_key(section, colon + 1)) == NULL)
-			return conf_fail(err, errlen, "%s: [%s] %s: unknown key",
-			    c->path, section, colon + 1);
-		value = d->val[i] ? d->val[i] : "";
-		if (conf_set(k, value, c, NULL, why, sizeof(why)) == -1)
-			return conf_fail(err, errlen, "%s: [%s] %s: %s",
-			    c->path, section, colon + 1, why);
+		if (!conf_is_image(section) &&
+		    conf_load_key(c, d, i, section, NULL, err, errlen) == -1)
+			return -1;
 	}
 	for (i = 0; i < d->size; i++)
 		if (d->key[i] != NULL && strchr(d->key[i], ':') == NULL &&

@@ -47,7 +47,7 @@ docker_open(struct docker *d, const struct conf *c)
 
 	memset(d, 0, sizeof(*d));
 	d->read_timeout = c->docker_read_timeout;
-	d->write_timeout = c->docker_write_timeout;
+	d->connect_timeout = c->docker_connect_timeout;
 	if (strncmp(ep, "unix://", 7) == 0) {
 		d->socket_path = strdup(ep + 7);
 		snprintf(url, sizeof(url), "http://docker/v%s",
@@ -158,7 +158,7 @@ docker_stream(struct docker *d, const char *method, const char *path,
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)d->write_timeout);
+	    (long)d->connect_timeout);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);

@@ -89,8 +89,8 @@ struct conf {
 	/* [docker] */
 	char *docker_endpoint;
 	char *docker_api_version;
-	long long docker_read_timeout;  /* ms */
-	long long docker_write_timeout; /* ms */
+	long long docker_read_timeout;    /* ms */
+	long long docker_connect_timeout; /* ms */
 	/* [container] */
 	char *user; /* "UID[:GID]" */
 	long long uid;
@@ -111,6 +111,10 @@ struct conf {
 	struct image *images;
 	size_t nimages;
 };
+
+/* The field's name before [docker] connect_timeout, for src/worker.c's one
+ * use until it is renamed there; remove with that use. */
+#define docker_write_timeout docker_connect_timeout
 
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 void conf_free(struct conf *c);
@@ -217,7 +221,7 @@ struct docker {
 	char *base_url;
 	char *api_prefix;
 	long long read_timeout;
-	long long write_timeout;
+	long long connect_timeout;
 	char error[256];
 	int timed_out;   /* the call ran out of time */
 	int truncated;   /* the sink refused more of the answer */

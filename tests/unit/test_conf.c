@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runbox.h"
 #include "tap.h"
@@ -141,6 +143,8 @@ test_good(void)
 	ok(strcmp(c.listen, "127.0.0.1:9000") == 0 && c.workers == 3,
 	    "server keys are read");
 	ok(c.max_body_size == 2 << 20, "max_body_size in bytes");
+	ok(c.docker_connect_timeout == 2000,
+	    "[docker] connect_timeout is read under its own name");
 	ok(c.limits.execution_time == 5000 && c.limits.cpus == 500000000,
 	    "limits are read");
 	ok(c.uid == 1000 && c.gid == 1000, "default user is 1000:1000");
@@ -179,6 +183,67 @@ test_good(void)
 	conf_free(&c);
 }
 
+/* Send stderr, where log lines go, to a temporary file; NULL on error. */
+static FILE *
+capture_start(int *saved)
+{
+	FILE *f = tmpfile();
+
+	if (f == NULL || (*saved = dup(STDERR_FILENO)) == -1) {
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	dup2(fileno(f), STDERR_FILENO);
+	return f;
+}
+
+/* Put stderr back and return what was logged since capture_start. */
+static void
+capture_end(FILE *f, int saved, char *logged, size_t len)
+{
+	size_t n;
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(f);
+	n = fread(logged, 1, len - 1, f);
+	logged[n] = '\0';
+	fclose(f);
+}
+
+/* conf_load with what it logs caught in logged. */
+static int
+loads_logging(const char *path, struct conf *c, char *logged, size_t len)
+{
+	char err[1024] = "";
+	int saved, rc;
+	FILE *f;
+
+	if ((f = capture_start(&saved)) == NULL)
+		return -2;
+	rc = conf_load(path, c, err, sizeof(err));
+	capture_end(f, saved, logged, len);
+	return rc;
+}
+
+static void
+test_alias(void)
+{
+	struct conf c;
+	char logged[2048];
+
+	ok(loads_logging(CONF("docker-write-timeout.ini"), &c, logged,
+	    sizeof(logged)) == 0 && c.docker_connect_timeout == 3000,
+	    "the old name write_timeout sets connect_timeout");
+	conf_free(&c);
+	ok(strstr(logged, "docker-write-timeout.ini: [docker] write_timeout is "
+	    "deprecated: use connect_timeout") != NULL,
+	    "the old name logs a deprecation line");
+	fails_with(CONF("docker-both-timeouts.ini"), "[docker] write_timeout: "
+	    "set either connect_timeout or write_timeout, not both");
+}
+
 int
 main(void)
 {
@@ -186,6 +251,7 @@ main(void)
 	test_hostport();
 	test_units();
 	test_good();
+	test_alias();
 	fails_with(CONF("missing.ini"), "No such file");
 	fails_with(CONF("unknown-key.ini"), "[server] worker: unknown key");
 	fails_with(CONF("unknown-section.ini"), "[sever]: unknown section");
