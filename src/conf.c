@@ -34,6 +34,14 @@ enum conf_type {
  */
 enum conf_place { IN_CONF, IN_LIMITS, IN_IMAGE };
 
+/*
+ * When a key takes effect: RELOAD keys with the workers a reload starts;
+ * RESTART keys, used once at start (the socket, the pid file, the user)
+ * or naming what a previous generation left to reap (instance, endpoint),
+ * keep their running value until the next start.
+ */
+enum conf_when { RELOAD, RESTART };
+
 struct conf_key {
 	const char *section; /* "image": any [image.NAME] */
 	const char *name;
@@ -43,6 +51,7 @@ struct conf_key {
 	const char *def;
 	enum conf_place place;
 	size_t offset;
+	enum conf_when when; /* RESTART keys are all IN_CONF */
 };
 
 #define KIB 1024LL
@@ -53,82 +62,96 @@ struct conf_key {
 #define I(field) IN_IMAGE, offsetof(struct image, field)
 
 static const struct conf_key conf_keys[] = {
-	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen) },
-	{ "server", "listen_mode", CONF_MODE, 0, 0777, "0660", C(listen_mode) },
-	{ "server", "listen_user", CONF_STRING, 1, 64, NULL, C(listen_user) },
-	{ "server", "listen_group", CONF_STRING, 1, 64, NULL, C(listen_group) },
+	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen), RESTART },
+	{ "server", "listen_mode", CONF_MODE, 0, 0777, "0660", C(listen_mode),
+	    RESTART },
+	{ "server", "listen_user", CONF_STRING, 1, 64, NULL, C(listen_user),
+	    RESTART },
+	{ "server", "listen_group", CONF_STRING, 1, 64, NULL, C(listen_group),
+	    RESTART },
 	{ "server", "listen_backlog", CONF_INT, 1, 65535, "128",
-	    C(listen_backlog) },
-	{ "server", "workers", CONF_INT, 1, 512, "4", C(workers) },
-	{ "server", "access_token", CONF_STRING, 1, 4096, NULL,
-	    C(access_token) },
+	    C(listen_backlog), RESTART },
+	{ "server", "workers", CONF_INT, 1, 512, "4", C(workers), RELOAD },
+	{ "server", "access_token", CONF_STRING, 1, 4096, NULL, C(access_token),
+	    RELOAD },
 	{ "server", "access_token_file", CONF_STRING, 1, PATH_MAX, NULL,
-	    C(access_token_file) },
+	    C(access_token_file), RELOAD },
 	{ "server", "max_body_size", CONF_SIZE, 1, 64 * MIB, "1M",
-	    C(max_body_size) },
-	{ "server", "log", CONF_STRING, 1, 16, "stderr", C(log) },
-	{ "server", "instance", CONF_STRING, 1, 63, "default", C(instance) },
+	    C(max_body_size), RELOAD },
+	{ "server", "log", CONF_STRING, 1, 16, "stderr", C(log), RELOAD },
+	{ "server", "instance", CONF_STRING, 1, 63, "default", C(instance),
+	    RESTART },
 	{ "server", "shutdown_timeout", CONF_DURATION, 0, 3600 * 1000, "30s",
-	    C(shutdown_timeout) },
-	{ "server", "user", CONF_STRING, 1, 64, NULL, C(run_user) },
-	{ "server", "group", CONF_STRING, 1, 64, NULL, C(run_group) },
-	{ "server", "pid_file", CONF_STRING, 2, PATH_MAX, NULL, C(pid_file) },
+	    C(shutdown_timeout), RELOAD },
+	{ "server", "user", CONF_STRING, 1, 64, NULL, C(run_user), RESTART },
+	{ "server", "group", CONF_STRING, 1, 64, NULL, C(run_group), RESTART },
+	{ "server", "pid_file", CONF_STRING, 2, PATH_MAX, NULL, C(pid_file),
+	    RESTART },
 	{ "server", "max_requests", CONF_INT, 0, 1000000000, "1000",
-	    C(max_requests) },
+	    C(max_requests), RELOAD },
 	{ "server", "kill_grace", CONF_DURATION, 1000, 3600 * 1000, "10s",
-	    C(kill_grace) },
+	    C(kill_grace), RELOAD },
 	{ "server", "reap_interval", CONF_DURATION, 1000, 3600 * 1000, "30s",
-	    C(reap_interval) },
+	    C(reap_interval), RELOAD },
 	{ "server", "io_timeout", CONF_DURATION, 100, 600 * 1000, "30s",
-	    C(io_timeout) },
+	    C(io_timeout), RELOAD },
 
 	{ "docker", "endpoint", CONF_STRING, 1, PATH_MAX,
-	    "unix:///var/run/docker.sock", C(docker_endpoint) },
+	    "unix:///var/run/docker.sock", C(docker_endpoint), RESTART },
 	{ "docker", "api_version", CONF_STRING, 3, 8, "1.41",
-	    C(docker_api_version) },
+	    C(docker_api_version), RELOAD },
 	{ "docker", "read_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
-	    C(docker_read_timeout) },
+	    C(docker_read_timeout), RELOAD },
 	{ "docker", "connect_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
-	    C(docker_connect_timeout) },
+	    C(docker_connect_timeout), RELOAD },
 
-	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user) },
-	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname) },
+	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user),
+	    RELOAD },
+	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname),
+	    RELOAD },
 	{ "container", "network_disabled", CONF_BOOL, 0, 1, "true",
-	    C(network_disabled) },
+	    C(network_disabled), RELOAD },
 	{ "container", "readonly_rootfs", CONF_BOOL, 0, 1, "true",
-	    C(readonly_rootfs) },
-	{ "container", "cap_drop", CONF_STRING, 1, 1024, "ALL", C(cap_drop) },
-	{ "container", "runtime", CONF_STRING, 1, 64, "runc", C(runtime) },
+	    C(readonly_rootfs), RELOAD },
+	{ "container", "cap_drop", CONF_STRING, 1, 1024, "ALL", C(cap_drop),
+	    RELOAD },
+	{ "container", "runtime", CONF_STRING, 1, 64, "runc", C(runtime),
+	    RELOAD },
 	{ "container", "work_dir", CONF_STRING, 2, 255, "/home/runbox",
-	    C(work_dir) },
+	    C(work_dir), RELOAD },
 	{ "container", "work_dir_options", CONF_STRING, 1, 255,
-	    "rw,exec,nosuid,nodev,size=131072k", C(work_dir_options) },
-	{ "container", "tmp_dir", CONF_STRING, 2, 255, "/tmp", C(tmp_dir) },
+	    "rw,exec,nosuid,nodev,size=131072k", C(work_dir_options), RELOAD },
+	{ "container", "tmp_dir", CONF_STRING, 2, 255, "/tmp", C(tmp_dir),
+	    RELOAD },
 	{ "container", "tmp_dir_options", CONF_STRING, 1, 255,
-	    "rw,noexec,nosuid,nodev,size=65536k,mode=1777", C(tmp_dir_options) },
+	    "rw,noexec,nosuid,nodev,size=65536k,mode=1777", C(tmp_dir_options),
+	    RELOAD },
 	{ "container", "log_max_size", CONF_SIZE, 64 * KIB, GIB, "1M",
-	    C(log_max_size) },
+	    C(log_max_size), RELOAD },
 	{ "container", "keep_container", CONF_BOOL, 0, 1, "false",
-	    C(keep_container) },
+	    C(keep_container), RELOAD },
 
 	{ "limits", "execution_time", CONF_DURATION, 100, 3600 * 1000, "15s",
-	    L(execution_time) },
+	    L(execution_time), RELOAD },
 	{ "limits", "output_size", CONF_SIZE, 4 * KIB, 64 * MIB, "100K",
-	    L(output_size) },
-	{ "limits", "memory", CONF_SIZE, 6 * MIB, 64 * GIB, "512M", L(memory) },
-	{ "limits", "cpus", CONF_CPUS, 10000000LL, 64000000000LL, "1",
-	    L(cpus) },
-	{ "limits", "pids", CONF_INT, 8, 32768, "128", L(pids) },
-	{ "limits", "nofile_soft", CONF_INT, 16, 1048576, "128",
-	    L(nofile_soft) },
-	{ "limits", "nofile_hard", CONF_INT, 16, 1048576, "128",
-	    L(nofile_hard) },
-	{ "limits", "nproc_soft", CONF_INT, 0, 1048576, "0", L(nproc_soft) },
-	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard) },
+	    L(output_size), RELOAD },
+	{ "limits", "memory", CONF_SIZE, 6 * MIB, 64 * GIB, "512M", L(memory),
+	    RELOAD },
+	{ "limits", "cpus", CONF_CPUS, 10000000LL, 64000000000LL, "1", L(cpus),
+	    RELOAD },
+	{ "limits", "pids", CONF_INT, 8, 32768, "128", L(pids), RELOAD },
+	{ "limits", "nofile_soft", CONF_INT, 16, 1048576, "128", L(nofile_soft),
+	    RELOAD },
+	{ "limits", "nofile_hard", CONF_INT, 16, 1048576, "128", L(nofile_hard),
+	    RELOAD },
+	{ "limits", "nproc_soft", CONF_INT, 0, 1048576, "0", L(nproc_soft),
+	    RELOAD },
+	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard),
+	    RELOAD },
 
 	/* An image section takes these and every key of [limits]. */
-	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name) },
-	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language) },
+	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
+	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language), RELOAD },
 };
 
 /* Former names of keys, still read as the key they became, with a warning. */
@@ -521,7 +544,8 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 		return conf_fail(err, errlen, "%s: out of memory", c->path);
 	im->limits = c->limits;
 	for (i = 0; i < d->size; i++) {
-		if (d->key[i] != NULL && strncmp(d->key[i], section, slen) == 0 &&
+		if (d->key[i] != NULL &&
+		    strncmp(d->key[i], section, slen) == 0 &&
 		    d->key[i][slen] == ':' &&
 		    conf_load_key(c, d, i, section, im, err, errlen) == -1)
 			return -1;
@@ -806,6 +830,109 @@ conf_free(struct conf *c)
 	free(c->images);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
+}
+
+/* Whether the values of k at a and b differ. */
+static int
+conf_differs(const struct conf_key *k, const void *a, const void *b)
+{
+	const char *sa, *sb;
+
+	switch (k->type) {
+	case CONF_STRING:
+		sa = *(char *const *)a;
+		sb = *(char *const *)b;
+		return sa == NULL || sb == NULL ? sa != sb : strcmp(sa, sb) != 0;
+	case CONF_BOOL:
+		return *(const int *)a != *(const int *)b;
+	default:
+		return *(const long long *)a != *(const long long *)b;
+	}
+}
+
+/* The value of k at v as a log line shows it. */
+static const char *
+conf_format(const struct conf_key *k, const void *v, char *buf, size_t len)
+{
+	const char *str;
+
+	switch (k->type) {
+	case CONF_STRING:
+		str = *(char *const *)v;
+		if (str == NULL)
+			return "unset";
+		snprintf(buf, len, "'%s'", str);
+		break;
+	case CONF_BOOL:
+		return *(const int *)v ? "true" : "false";
+	case CONF_MODE:
+		snprintf(buf, len, "%04llo",
+		    (unsigned long long)*(const long long *)v);
+		break;
+	default:
+		snprintf(buf, len, "%lld", *(const long long *)v);
+		break;
+	}
+	return buf;
+}
+
+/* Copy the value of k at from to to; -1 when out of memory. */
+static int
+conf_copy(const struct conf_key *k, void *to, const void *from)
+{
+	char *str = NULL;
+
+	switch (k->type) {
+	case CONF_STRING:
+		if (*(char *const *)from != NULL &&
+		    (str = strdup(*(char *const *)from)) == NULL)
+			return -1;
+		free(*(char **)to);
+		*(char **)to = str;
+		break;
+	case CONF_BOOL:
+		*(int *)to = *(const int *)from;
+		break;
+	default:
+		*(long long *)to = *(const long long *)from;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * A reload loaded next while running serves: every RESTART key whose
+ * value the file changed is logged by name and keeps its running value,
+ * so that nothing is silently ignored and the reaper keeps finding the
+ * containers of every generation.  -1 when out of memory.
+ */
+int
+conf_keep_restart_only(struct conf *next, const struct conf *running)
+{
+	const struct conf_key *k;
+	const char *from, *to;
+	const void *was;
+	char a[256], b[256];
+	size_t i;
+	void *now;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		k = &conf_keys[i];
+		if (k->when != RESTART || k->place != IN_CONF)
+			continue;
+		was = (const char *)running + k->offset;
+		now = (char *)next + k->offset;
+		if (!conf_differs(k, was, now))
+			continue;
+		from = conf_format(k, was, a, sizeof(a));
+		to = conf_format(k, now, b, sizeof(b));
+		log_warnx("reload: [%s] %s changed from %s to %s; it takes "
+		    "effect at the next start, keeping %s", k->section,
+		    k->name, from, to, from);
+		if (conf_copy(k, now, was) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* The allowed image a client names, with or without ":latest". */

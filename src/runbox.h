@@ -118,6 +118,7 @@ struct conf {
 
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 void conf_free(struct conf *c);
+int conf_keep_restart_only(struct conf *next, const struct conf *running);
 const struct image *conf_find_image(const struct conf *c, const char *name);
 int conf_parse_size(const char *s, long long *out);
 int conf_parse_duration(const char *s, long long *out_ms);

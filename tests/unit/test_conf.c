@@ -244,6 +244,58 @@ test_alias(void)
 	    "set either connect_timeout or write_timeout, not both");
 }
 
+/*
+ * Load running and next, then conf_keep_restart_only(next, running) with
+ * what it logs caught in logged.
+ */
+static int
+keeps(struct conf *running, struct conf *next, char *logged, size_t len)
+{
+	char err[1024] = "";
+	int saved, rc;
+	FILE *f;
+
+	if (conf_load(CONF("reload-running.ini"), running, err,
+	    sizeof(err)) == -1 ||
+	    conf_load(CONF("reload-next.ini"), next, err, sizeof(err)) == -1 ||
+	    (f = capture_start(&saved)) == NULL)
+		return -2;
+	rc = conf_keep_restart_only(next, running);
+	capture_end(f, saved, logged, len);
+	return rc;
+}
+
+static void
+test_keep_restart_only(void)
+{
+	struct conf running, next;
+	char logged[4096];
+	int rc = keeps(&running, &next, logged, sizeof(logged));
+
+	ok(rc == 0, "conf_keep_restart_only succeeds");
+	ok(rc == 0 && strcmp(next.instance, "blue") == 0,
+	    "a changed restart-only key keeps its running value");
+	ok(rc == 0 && next.listen == NULL,
+	    "a restart-only key set by the reload stays unset");
+	ok(rc == 0 && next.listen_mode == 0660,
+	    "a changed restart-only number keeps its running value");
+	ok(rc == 0 && next.workers == 5,
+	    "a changed reloadable key takes the new value");
+	ok(strstr(logged, "reload: [server] instance changed from 'blue' to "
+	    "'green'; it takes effect at the next start, keeping 'blue'") !=
+	    NULL, "a kept string is logged with both values");
+	ok(strstr(logged, "reload: [server] listen changed from unset to "
+	    "'127.0.0.1:9000'") != NULL, "a kept unset value is logged as unset");
+	ok(strstr(logged, "reload: [server] listen_mode changed from 0660 to "
+	    "0600") != NULL, "a kept mode is logged in octal");
+	ok(strstr(logged, "workers") == NULL,
+	    "a reloadable key is not logged");
+	ok(strstr(logged, "pid_file") == NULL,
+	    "an unchanged restart-only key is not logged");
+	conf_free(&running);
+	conf_free(&next);
+}
+
 int
 main(void)
 {
@@ -252,6 +304,7 @@ main(void)
 	test_units();
 	test_good();
 	test_alias();
+	test_keep_restart_only();
 	fails_with(CONF("missing.ini"), "No such file");
 	fails_with(CONF("unknown-key.ini"), "[server] worker: unknown key");
 	fails_with(CONF("unknown-section.ini"), "[sever]: unknown section");
