@@ -28,11 +28,22 @@ enum conf_type {
 	CONF_MODE,
 };
 
-/* Where a key's value is stored: in struct conf, or in a struct limits. */
-enum conf_place { IN_CONF, IN_LIMITS };
+/*
+ * Where a key's value is stored: in struct conf, in a struct limits (of
+ * [limits], or of the image being read), or in a struct image.
+ */
+enum conf_place { IN_CONF, IN_LIMITS, IN_IMAGE };
+
+/*
+ * When a key takes effect: RELOAD keys with the workers a reload starts;
+ * RESTART keys, used once at start (the socket, the pid file, the user)
+ * or naming what a previous generation left to reap (instance, endpoint),
+ * keep their running value until the next start.
+ */
+enum conf_when { RELOAD, RESTART };
 
 struct conf_key {
-	const char *section;
+	const char *section; /* "image": any [image.NAME] */
 	const char *name;
 	enum conf_type type;
 	long long min;
@@ -40,6 +51,7 @@ struct conf_key {
 	const char *def;
 	enum conf_place place;
 	size_t offset;
+	enum conf_when when; /* RESTART keys are all IN_CONF */
 };
 
 #define KIB 1024LL
@@ -47,83 +59,124 @@ struct conf_key {
 #define GIB (1024LL * MIB)
 #define C(field) IN_CONF, offsetof(struct conf, field)
 #define L(field) IN_LIMITS, offsetof(struct limits, field)
+#define I(field) IN_IMAGE, offsetof(struct image, field)
 
 static const struct conf_key conf_keys[] = {
-	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen) },
-	{ "server", "listen_mode", CONF_MODE, 0, 0777, "0660", C(listen_mode) },
-	{ "server", "listen_user", CONF_STRING, 1, 64, NULL, C(listen_user) },
-	{ "server", "listen_group", CONF_STRING, 1, 64, NULL, C(listen_group) },
+	{ "server", "listen", CONF_STRING, 1, 108, NULL, C(listen), RESTART },
+	{ "server", "listen_mode", CONF_MODE, 0, 0777, "0660", C(listen_mode),
+	    RESTART },
+	{ "server", "listen_user", CONF_STRING, 1, 64, NULL, C(listen_user),
+	    RESTART },
+	{ "server", "listen_group", CONF_STRING, 1, 64, NULL, C(listen_group),
+	    RESTART },
 	{ "server", "listen_backlog", CONF_INT, 1, 65535, "128",
-	    C(listen_backlog) },
-	{ "server", "workers", CONF_INT, 1, 512, "4", C(workers) },
-	{ "server", "access_token", CONF_STRING, 1, 4096, NULL,
-	    C(access_token) },
+	    C(listen_backlog), RESTART },
+	{ "server", "workers", CONF_INT, 1, 512, "4", C(workers), RELOAD },
+	{ "server", "access_token", CONF_STRING, 1, 4096, NULL, C(access_token),
+	    RELOAD },
 	{ "server", "access_token_file", CONF_STRING, 1, PATH_MAX, NULL,
-	    C(access_token_file) },
+	    C(access_token_file), RELOAD },
 	{ "server", "max_body_size", CONF_SIZE, 1, 64 * MIB, "1M",
-	    C(max_body_size) },
-	{ "server", "log", CONF_STRING, 1, 16, "stderr", C(log) },
-	{ "server", "instance", CONF_STRING, 1, 63, "default", C(instance) },
+	    C(max_body_size), RELOAD },
+	{ "server", "log", CONF_STRING, 1, 16, "stderr", C(log), RELOAD },
+	{ "server", "instance", CONF_STRING, 1, 63, "default", C(instance),
+	    RESTART },
 	{ "server", "shutdown_timeout", CONF_DURATION, 0, 3600 * 1000, "30s",
-	    C(shutdown_timeout) },
-	{ "server", "user", CONF_STRING, 1, 64, NULL, C(run_user) },
-	{ "server", "group", CONF_STRING, 1, 64, NULL, C(run_group) },
-	{ "server", "pid_file", CONF_STRING, 2, PATH_MAX, NULL, C(pid_file) },
+	    C(shutdown_timeout), RELOAD },
+	{ "server", "user", CONF_STRING, 1, 64, NULL, C(run_user), RESTART },
+	{ "server", "group", CONF_STRING, 1, 64, NULL, C(run_group), RESTART },
+	{ "server", "pid_file", CONF_STRING, 2, PATH_MAX, NULL, C(pid_file),
+	    RESTART },
 	{ "server", "max_requests", CONF_INT, 0, 1000000000, "1000",
-	    C(max_requests) },
+	    C(max_requests), RELOAD },
 	{ "server", "kill_grace", CONF_DURATION, 1000, 3600 * 1000, "10s",
-	    C(kill_grace) },
+	    C(kill_grace), RELOAD },
 	{ "server", "reap_interval", CONF_DURATION, 1000, 3600 * 1000, "30s",
-	    C(reap_interval) },
+	    C(reap_interval), RELOAD },
 	{ "server", "io_timeout", CONF_DURATION, 100, 600 * 1000, "30s",
-	    C(io_timeout) },
+	    C(io_timeout), RELOAD },
 
 	{ "docker", "endpoint", CONF_STRING, 1, PATH_MAX,
-	    "unix:///var/run/docker.sock", C(docker_endpoint) },
+	    "unix:///var/run/docker.sock", C(docker_endpoint), RESTART },
 	{ "docker", "api_version", CONF_STRING, 3, 8, "1.41",
-	    C(docker_api_version) },
+	    C(docker_api_version), RELOAD },
 	{ "docker", "read_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
-	    C(docker_read_timeout) },
-	{ "docker", "write_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
-	    C(docker_write_timeout) },
+	    C(docker_read_timeout), RELOAD },
+	{ "docker", "connect_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
+	    C(docker_connect_timeout), RELOAD },
 
-	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user) },
-	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname) },
+	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user),
+	    RELOAD },
+	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname),
+	    RELOAD },
 	{ "container", "network_disabled", CONF_BOOL, 0, 1, "true",
-	    C(network_disabled) },
+	    C(network_disabled), RELOAD },
 	{ "container", "readonly_rootfs", CONF_BOOL, 0, 1, "true",
-	    C(readonly_rootfs) },
-	{ "container", "cap_drop", CONF_STRING, 1, 1024, "ALL", C(cap_drop) },
-	{ "container", "runtime", CONF_STRING, 1, 64, "runc", C(runtime) },
+	    C(readonly_rootfs), RELOAD },
+	{ "container", "cap_drop", CONF_STRING, 1, 1024, "ALL", C(cap_drop),
+	    RELOAD },
+	{ "container", "runtime", CONF_STRING, 1, 64, "runc", C(runtime),
+	    RELOAD },
 	{ "container", "work_dir", CONF_STRING, 2, 255, "/home/runbox",
-	    C(work_dir) },
+	    C(work_dir), RELOAD },
 	{ "container", "work_dir_options", CONF_STRING, 1, 255,
-	    "rw,exec,nosuid,nodev,size=131072k", C(work_dir_options) },
-	{ "container", "tmp_dir", CONF_STRING, 2, 255, "/tmp", C(tmp_dir) },
+	    "rw,exec,nosuid,nodev,size=131072k", C(work_dir_options), RELOAD },
+	{ "container", "tmp_dir", CONF_STRING, 2, 255, "/tmp", C(tmp_dir),
+	    RELOAD },
 	{ "container", "tmp_dir_options", CONF_STRING, 1, 255,
-	    "rw,noexec,nosuid,nodev,size=65536k,mode=1777", C(tmp_dir_options) },
+	    "rw,noexec,nosuid,nodev,size=65536k,mode=1777", C(tmp_dir_options),
+	    RELOAD },
 	{ "container", "log_max_size", CONF_SIZE, 64 * KIB, GIB, "1M",
-	    C(log_max_size) },
+	    C(log_max_size), RELOAD },
 	{ "container", "keep_container", CONF_BOOL, 0, 1, "false",
-	    C(keep_container) },
+	    C(keep_container), RELOAD },
 
 	{ "limits", "execution_time", CONF_DURATION, 100, 3600 * 1000, "15s",
-	    L(execution_time) },
+	    L(execution_time), RELOAD },
 	{ "limits", "output_size", CONF_SIZE, 4 * KIB, 64 * MIB, "100K",
-	    L(output_size) },
-	{ "limits", "memory", CONF_SIZE, 6 * MIB, 64 * GIB, "512M", L(memory) },
-	{ "limits", "cpus", CONF_CPUS, 10000000LL, 64000000000LL, "1",
-	    L(cpus) },
-	{ "limits", "pids", CONF_INT, 8, 32768, "128", L(pids) },
-	{ "limits", "nofile_soft", CONF_INT, 16, 1048576, "128",
-	    L(nofile_soft) },
-	{ "limits", "nofile_hard", CONF_INT, 16, 1048576, "128",
-	    L(nofile_hard) },
-	{ "limits", "nproc_soft", CONF_INT, 0, 1048576, "0", L(nproc_soft) },
-	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard) },
+	    L(output_size), RELOAD },
+	{ "limits", "memory", CONF_SIZE, 6 * MIB, 64 * GIB, "512M", L(memory),
+	    RELOAD },
+	{ "limits", "cpus", CONF_CPUS, 10000000LL, 64000000000LL, "1", L(cpus),
+	    RELOAD },
+	{ "limits", "pids", CONF_INT, 8, 32768, "128", L(pids), RELOAD },
+	{ "limits", "nofile_soft", CONF_INT, 16, 1048576, "128", L(nofile_soft),
+	    RELOAD },
+	{ "limits", "nofile_hard", CONF_INT, 16, 1048576, "128", L(nofile_hard),
+	    RELOAD },
+	{ "limits", "nproc_soft", CONF_INT, 0, 1048576, "0", L(nproc_soft),
+	    RELOAD },
+	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard),
+	    RELOAD },
+
+	/* An image section takes these and every key of [limits]. */
+	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
+	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language), RELOAD },
 };
 
-#define IMAGE_PREFIX "image."
+/* Former names of keys, still read as the key they became, with a warning. */
+static const struct conf_alias {
+	const char *section;
+	const char *old;
+	const char *name;
+} conf_aliases[] = {
+	/* It only ever bounded connecting, never a write. */
+	{ "docker", "write_timeout", "connect_timeout" },
+};
+
+/* Limits one of which may not exceed the other, in [limits] and images. */
+static const struct conf_pair {
+	const char *low;
+	const char *high;
+	size_t low_offset;
+	size_t high_offset;
+} conf_pairs[] = {
+#define PAIR(low, high) { #low, #high, offsetof(struct limits, low), \
+	offsetof(struct limits, high) }
+	PAIR(nofile_soft, nofile_hard),
+	PAIR(nproc_soft, nproc_hard),
+#undef PAIR
+};
 
 static char conf_ini_error[512];
 
@@ -142,21 +195,23 @@ conf_ini_errback(const char *fmt, ...)
 	return 0;
 }
 
+/*
+ * The digits at *sp, through util_parse_number; *sp moves past them.  More
+ * digits than fit the buffer are past LLONG_MAX (leading zeros aside).
+ */
 static int
 conf_parse_digits(const char **sp, long long *out)
 {
-	const char *s = *sp;
-	long long v = 0;
+	char digits[24];
+	size_t n = strspn(*sp, "0123456789");
 
-	if (!isdigit((unsigned char)*s))
+	if (n == 0 || n >= sizeof(digits))
 		return -1;
-	for (; isdigit((unsigned char)*s); s++) {
-		if (v > (LLONG_MAX - (*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	*sp = s;
-	*out = v;
+	memcpy(digits, *sp, n);
+	digits[n] = '\0';
+	if (util_parse_number(digits, 0, LLONG_MAX, out) == -1)
+		return -1;
+	*sp += n;
 	return 0;
 }
 
@@ -282,20 +337,25 @@ conf_type_hint(enum conf_type type)
 	return "invalid value";
 }
 
+/* The field of k in c, or in im (NULL: [limits]) for an image's key. */
 static void *
-conf_place_of(const struct conf_key *k, struct conf *c, struct limits *l)
+conf_place_of(const struct conf_key *k, struct conf *c, struct image *im)
 {
-	return k->place == IN_CONF ? (char *)c + k->offset :
-	    (char *)l + k->offset;
+	switch (k->place) {
+	case IN_CONF: return (char *)c + k->offset;
+	case IN_LIMITS:
+		return (char *)(im ? &im->limits : &c->limits) + k->offset;
+	case IN_IMAGE: return (char *)im + k->offset;
+	}
+	return NULL;
 }
 
 /* Parse one value into its place; on error write the reason to why. */
 static int
 conf_set(const struct conf_key *k, const char *value, struct conf *c,
-    struct limits *l, char *why, size_t whylen)
+    struct image *im, char *why, size_t whylen)
 {
-	void *place = conf_place_of(k, c, l);
-	const char *rest = value;
+	void *place = conf_place_of(k, c, im);
 	long long v = 0;
 	size_t len = strlen(value);
 	int rc = 0;
@@ -316,10 +376,7 @@ conf_set(const struct conf_key *k, const char *value, struct conf *c,
 		return 0;
 	}
 	switch (k->type) {
-	case CONF_INT:
-		rc = conf_parse_digits(&rest, &v) == -1 || *rest != '\0' ?
-		    -1 : 0;
-		break;
+	case CONF_INT: rc = util_parse_number(value, 0, LLONG_MAX, &v); break;
 	case CONF_SIZE: rc = conf_parse_size(value, &v); break;
 	case CONF_DURATION: rc = conf_parse_duration(value, &v); break;
 	case CONF_BOOL: rc = conf_parse_bool(value, &v); break;
@@ -343,14 +400,45 @@ conf_set(const struct conf_key *k, const char *value, struct conf *c,
 	return 0;
 }
 
+#define IMAGE_PREFIX "image."
+
+static int
+conf_is_image(const char *section)
+{
+	return strncmp(section, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0;
+}
+
+/*
+ * Whether keys of the table's section ts go in the file's section: an
+ * image section takes the image keys and those of [limits].
+ */
+static int
+conf_in_section(const char *ts, const char *section)
+{
+	if (conf_is_image(section))
+		return strcmp(ts, "image") == 0 || strcmp(ts, "limits") == 0;
+	return strcmp(ts, section) == 0 && strcmp(ts, "image") != 0;
+}
+
+/*
+ * The row of a key of section, named by name or by a former name of it
+ * (then *former is set).
+ */
 static const struct conf_key *
-conf_find_key(const char *section, const char *name)
+conf_find_key(const char *section, const char *name, int *former)
 {
 	size_t i;
 
+	*former = 0;
+	for (i = 0; i < sizeof(conf_aliases) / sizeof(conf_aliases[0]); i++)
+		if (strcmp(conf_aliases[i].old, name) == 0 &&
+		    conf_in_section(conf_aliases[i].section, section)) {
+			*former = 1;
+			name = conf_aliases[i].name;
+		}
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
-		if (strcmp(conf_keys[i].section, section) == 0 &&
-		    strcmp(conf_keys[i].name, name) == 0)
+		if (strcmp(conf_keys[i].name, name) == 0 &&
+		    conf_in_section(conf_keys[i].section, section))
 			return &conf_keys[i];
 	return NULL;
 }
@@ -401,6 +489,41 @@ conf_image_key_ok(const char *key)
 }
 
 /*
+ * Read entry i of d, a key of section, into c (into im for an image
+ * section).  A former name is read as the key it became, with a warning,
+ * unless the file sets that key too.
+ */
+static int
+conf_load_key(struct conf *c, dictionary *d, ssize_t i, const char *section,
+    struct image *im, char *err, size_t errlen)
+{
+	const char *name = d->key[i] + strlen(section) + 1;
+	const char *value = d->val[i] ? d->val[i] : "";
+	const struct conf_key *k;
+	char why[256], entry[256];
+	int former;
+
+	if ((k = conf_find_key(section, name, &former)) == NULL)
+		return conf_fail(err, errlen, "%s: [%s] %s: unknown key%s",
+		    c->path, section, name, conf_is_image(section) ?
+		    " (an image section takes name, language and the keys of "
+		    "[limits])" : "");
+	if (former) {
+		snprintf(entry, sizeof(entry), "%s:%s", section, k->name);
+		if (iniparser_find_entry(d, entry))
+			return conf_fail(err, errlen, "%s: [%s] %s: set either "
+			    "%s or %s, not both", c->path, section, name,
+			    k->name, name);
+		log_warnx("%s: [%s] %s is deprecated: use %s", c->path,
+		    section, name, k->name);
+	}
+	if (conf_set(k, value, c, im, why, sizeof(why)) == -1)
+		return conf_fail(err, errlen, "%s: [%s] %s: %s", c->path,
+		    section, name, why);
+	return 0;
+}
+
+/*
  * Image sections come second so that they start from the final [limits],
  * wherever [limits] stands in the file.
  */
@@ -409,10 +532,7 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
     char *err, size_t errlen)
 {
 	const char *ikey = section + strlen(IMAGE_PREFIX);
-	const struct conf_key *k;
 	struct image *im;
-	const char *name, *value;
-	char why[256], **field;
 	ssize_t i;
 	size_t slen = strlen(section);
 
@@ -424,30 +544,11 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 		return conf_fail(err, errlen, "%s: out of memory", c->path);
 	im->limits = c->limits;
 	for (i = 0; i < d->size; i++) {
-		if (d->key[i] == NULL || strncmp(d->key[i], section, slen) ||
-		    d->key[i][slen] != ':')
-			continue;
-		name = d->key[i] + slen + 1;
-		value = d->val[i] ? d->val[i] : "";
-		field = strcmp(name, "name") == 0 ? &im->name :
-		    strcmp(name, "language") == 0 ? &im->language : NULL;
-		if (field != NULL) {
-			if (*value == '\0' || strlen(value) > 255)
-				return conf_fail(err, errlen, "%s: [%s] %s: "
-				    "1 to 255 bytes", c->path, section, name);
-			free(*field);
-			if ((*field = strdup(value)) == NULL)
-				return conf_fail(err, errlen,
-				    "%s: out of memory", c->path);
-			continue;
-		}
-		if ((k = conf_find_key("limits", name)) == NULL)
-			return conf_fail(err, errlen, "%s: [%s] %s: unknown key "
-			    "(an image section takes name, language and the keys "
-			    "of [limits])", c->path, section, name);
-		if (conf_set(k, value, c, &im->limits, why, sizeof(why)) == -1)
-			return conf_fail(err, errlen, "%s: [%s] %s: %s",
-			    c->path, section, name, why);
+		if (d->key[i] != NULL &&
+		    strncmp(d->key[i], section, slen) == 0 &&
+		    d->key[i][slen] == ':' &&
+		    conf_load_key(c, d, i, section, im, err, errlen) == -1)
+			return -1;
 	}
 	if (im->name == NULL)
 		return conf_fail(err, errlen, "%s: [%s] name: missing",
@@ -457,28 +558,30 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 	return 0;
 }
 
+/* A section of the table, or an image section. */
 static int
 conf_known_section(const char *s)
 {
-	return strcmp(s, "server") == 0 || strcmp(s, "docker") == 0 ||
-	    strcmp(s, "container") == 0 || strcmp(s, "limits") == 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (conf_in_section(conf_keys[i].section, s))
+			return 1;
+	return 0;
 }
 
 static int
 conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
 {
-	const struct conf_key *k;
-	char section[128], why[256];
-	const char *colon, *value;
+	char section[128];
+	const char *colon;
 	ssize_t i;
 
 	for (i = 0; i < d->size; i++) {
 		if (d->key[i] == NULL)
 			continue;
 		if ((colon = strchr(d->key[i], ':')) == NULL) {
-			if (!conf_known_section(d->key[i]) &&
-			    strncmp(d->key[i], IMAGE_PREFIX,
-			    strlen(IMAGE_PREFIX)) != 0)
+			if (!conf_known_section(d->key[i]))
 				return conf_fail(err, errlen,
 				    "%s: [%s]: unknown section", c->path,
 				    d->key[i]);
@@ -486,19 +589,13 @@ conf_load_plain(struct conf *c, dictionary *d, char *err, size_t errlen)
 		}
 		snprintf(section, sizeof(section), "%.*s",
 		    (int)(colon - d->key[i]), d->key[i]);
-		if (strncmp(section, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0)
-			continue;
-		if ((k = conf_find_key(section, colon + 1)) == NULL)
-			return conf_fail(err, errlen, "%s: [%s] %s: unknown key",
-			    c->path, section, colon + 1);
-		value = d->val[i] ? d->val[i] : "";
-		if (conf_set(k, value, c, &c->limits, why, sizeof(why)) == -1)
-			return conf_fail(err, errlen, "%s: [%s] %s: %s",
-			    c->path, section, colon + 1, why);
+		if (!conf_is_image(section) &&
+		    conf_load_key(c, d, i, section, NULL, err, errlen) == -1)
+			return -1;
 	}
 	for (i = 0; i < d->size; i++)
 		if (d->key[i] != NULL && strchr(d->key[i], ':') == NULL &&
-		    strncmp(d->key[i], IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0 &&
+		    conf_is_image(d->key[i]) &&
 		    conf_load_image(c, d, d->key[i], err, errlen) == -1)
 			return -1;
 	return 0;
@@ -512,8 +609,8 @@ conf_set_defaults(struct conf *c)
 
 	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
 		if (conf_keys[i].def != NULL &&
-		    conf_set(&conf_keys[i], conf_keys[i].def, c, &c->limits,
-		    why, sizeof(why)) == -1)
+		    conf_set(&conf_keys[i], conf_keys[i].def, c, NULL, why,
+		    sizeof(why)) == -1)
 			return -1;
 	return 0;
 }
@@ -580,10 +677,36 @@ conf_parse_user(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The rules between the keys of one set of limits: [limits] or an image's. */
+static int
+conf_check_limits(const struct conf *c, const char *section,
+    const struct limits *l, char *err, size_t errlen)
+{
+	const struct conf_pair *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_pairs) / sizeof(conf_pairs[0]); i++) {
+		p = &conf_pairs[i];
+		if (*(const long long *)((const char *)l + p->low_offset) >
+		    *(const long long *)((const char *)l + p->high_offset))
+			return conf_fail(err, errlen, "%s: [%s] %s: above %s",
+			    c->path, section, p->low, p->high);
+	}
+	/* Docker's log escapes <, > and & as \u00XX: six bytes for each byte
+	 * the runner counted as one. */
+	if (c->log_max_size < 6 * l->output_size + 64 * KIB)
+		return conf_fail(err, errlen, "%s: [container] log_max_size: "
+		    "must be at least six times the output_size of [%s], plus "
+		    "64K", c->path, section);
+	return 0;
+}
+
 static int
 conf_check(struct conf *c, char *err, size_t errlen)
 {
+	char host[256], section[128];
 	size_t i, j;
+	int port;
 
 	if (conf_parse_user(c, err, errlen) == -1)
 		return -1;
@@ -602,10 +725,17 @@ conf_check(struct conf *c, char *err, size_t errlen)
 		return conf_fail(err, errlen, "%s: [server] log: '%s': expected "
 		    "stderr or syslog", c->path, c->log);
 	if (strncmp(c->docker_endpoint, "unix:///", 8) != 0 &&
-	    strncmp(c->docker_endpoint, "tcp://", 6) != 0)
+	    (strncmp(c->docker_endpoint, "tcp://", 6) != 0 ||
+	    util_parse_hostport(c->docker_endpoint + 6, DOCKER_TCP_PORT, host,
+	    sizeof(host), &port) == -1))
 		return conf_fail(err, errlen, "%s: [docker] endpoint: '%s': "
-		    "expected unix:///PATH or tcp://HOST:PORT", c->path,
-		    c->docker_endpoint);
+		    "expected unix:///PATH or tcp://HOST:PORT (PORT 1 to "
+		    "65535)", c->path, c->docker_endpoint);
+	if (c->listen != NULL && c->listen[0] != '/' &&
+	    util_parse_hostport(c->listen, 0, host, sizeof(host), &port) == -1)
+		return conf_fail(err, errlen, "%s: [server] listen: '%s': "
+		    "expected an absolute path or HOST:PORT (PORT 1 to 65535)",
+		    c->path, c->listen);
 	if (c->work_dir[0] != '/' || c->tmp_dir[0] != '/' ||
 	    strcmp(c->work_dir, c->tmp_dir) == 0)
 		return conf_fail(err, errlen, "%s: [container] work_dir, "
@@ -619,27 +749,16 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->run_group != NULL && c->run_user == NULL)
 		return conf_fail(err, errlen, "%s: [server] group: needs "
 		    "[server] user", c->path);
+	if (conf_check_limits(c, "limits", &c->limits, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < c->nimages; i++) {
+		snprintf(section, sizeof(section), IMAGE_PREFIX "%s",
+		    c->images[i].key);
+		if (conf_check_limits(c, section, &c->images[i].limits, err,
+		    errlen) == -1)
+			return -1;
 		if (c->images[i].limits.execution_time > c->max_run_time)
 			c->max_run_time = c->images[i].limits.execution_time;
-		if (c->images[i].limits.nofile_soft >
-		    c->images[i].limits.nofile_hard)
-			return conf_fail(err, errlen, "%s: [image.%s] "
-			    "nofile_soft: above nofile_hard", c->path,
-			    c->images[i].key);
-		/* Docker's log escapes <, > and & as \u00XX: six bytes for
-		 * each byte the runner counted as one. */
-		if (c->log_max_size < 6 * c->images[i].limits.output_size +
-		    64 * KIB)
-			return conf_fail(err, errlen, "%s: [container] "
-			    "log_max_size: must be at least six times the "
-			    "output_size of [image.%s], plus 64K", c->path,
-			    c->images[i].key);
-		if (c->images[i].limits.nproc_soft >
-		    c->images[i].limits.nproc_hard)
-			return conf_fail(err, errlen, "%s: [image.%s] "
-			    "nproc_soft: above nproc_hard", c->path,
-			    c->images[i].key);
 		for (j = 0; j < i; j++)
 			if (strcmp(c->images[i].name, c->images[j].name) == 0)
 				return conf_fail(err, errlen, "%s: [image.%s] "
@@ -694,20 +813,126 @@ fail:
 void
 conf_free(struct conf *c)
 {
-	size_t i;
+	const struct conf_key *k;
+	size_t i, j;
 
-	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
-		if (conf_keys[i].type == CONF_STRING &&
-		    conf_keys[i].place == IN_CONF)
-			free(*(char **)conf_place_of(&conf_keys[i], c, NULL));
-	for (i = 0; i < c->nimages; i++) {
-		free(c->images[i].key);
-		free(c->images[i].name);
-		free(c->images[i].language);
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		k = &conf_keys[i];
+		if (k->type != CONF_STRING)
+			continue;
+		if (k->place == IN_CONF)
+			free(*(char **)conf_place_of(k, c, NULL));
+		for (j = 0; k->place == IN_IMAGE && j < c->nimages; j++)
+			free(*(char **)conf_place_of(k, c, &c->images[j]));
 	}
+	for (i = 0; i < c->nimages; i++)
+		free(c->images[i].key);
 	free(c->images);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
+}
+
+/* Whether the values of k at a and b differ. */
+static int
+conf_differs(const struct conf_key *k, const void *a, const void *b)
+{
+	const char *sa, *sb;
+
+	switch (k->type) {
+	case CONF_STRING:
+		sa = *(char *const *)a;
+		sb = *(char *const *)b;
+		return sa == NULL || sb == NULL ? sa != sb : strcmp(sa, sb) != 0;
+	case CONF_BOOL:
+		return *(const int *)a != *(const int *)b;
+	default:
+		return *(const long long *)a != *(const long long *)b;
+	}
+}
+
+/* The value of k at v as a log line shows it. */
+static const char *
+conf_format(const struct conf_key *k, const void *v, char *buf, size_t len)
+{
+	const char *str;
+
+	switch (k->type) {
+	case CONF_STRING:
+		str = *(char *const *)v;
+		if (str == NULL)
+			return "unset";
+		snprintf(buf, len, "'%s'", str);
+		break;
+	case CONF_BOOL:
+		return *(const int *)v ? "true" : "false";
+	case CONF_MODE:
+		snprintf(buf, len, "%04llo",
+		    (unsigned long long)*(const long long *)v);
+		break;
+	default:
+		snprintf(buf, len, "%lld", *(const long long *)v);
+		break;
+	}
+	return buf;
+}
+
+/* Copy the value of k at from to to; -1 when out of memory. */
+static int
+conf_copy(const struct conf_key *k, void *to, const void *from)
+{
+	char *str = NULL;
+
+	switch (k->type) {
+	case CONF_STRING:
+		if (*(char *const *)from != NULL &&
+		    (str = strdup(*(char *const *)from)) == NULL)
+			return -1;
+		free(*(char **)to);
+		*(char **)to = str;
+		break;
+	case CONF_BOOL:
+		*(int *)to = *(const int *)from;
+		break;
+	default:
+		*(long long *)to = *(const long long *)from;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * A reload loaded next while running serves: every RESTART key whose
+ * value the file changed is logged by name and keeps its running value,
+ * so that nothing is silently ignored and the reaper keeps finding the
+ * containers of every generation.  -1 when out of memory.
+ */
+int
+conf_keep_restart_only(struct conf *next, const struct conf *running)
+{
+	const struct conf_key *k;
+	const char *from, *to;
+	const void *was;
+	char a[256], b[256];
+	size_t i;
+	void *now;
+
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		k = &conf_keys[i];
+		if (k->when != RESTART || k->place != IN_CONF)
+			continue;
+		was = (const char *)running + k->offset;
+		now = (char *)next + k->offset;
+		if (!conf_differs(k, was, now))
+			continue;
+		from = conf_format(k, was, a, sizeof(a));
+		to = conf_format(k, now, b, sizeof(b));
+		log_warnx("reload: [%s] %s changed from %s to %s; it takes "
+		    "effect at the next start, keeping %s", k->section,
+		    k->name, from, to, from);
+		if (conf_copy(k, now, was) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* The allowed image a client names, with or without ":latest". */

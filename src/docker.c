@@ -35,26 +35,32 @@ struct docker_buf_sink {
 	size_t max;
 };
 
-/* Split "unix:///path" or "tcp://host:port" into the handle. */
+/*
+ * Split "unix:///path" or "tcp://host[:port]" into the handle (conf_load
+ * has checked the endpoint).
+ */
 int
 docker_open(struct docker *d, const struct conf *c)
 {
-	const char *ep = c->docker_endpoint, *colon;
-	char url[512];
+	const char *ep = c->docker_endpoint;
+	char url[512], host[256];
 
 	memset(d, 0, sizeof(*d));
 	d->read_timeout = c->docker_read_timeout;
-	d->write_timeout = c->docker_write_timeout;
+	d->connect_timeout = c->docker_connect_timeout;
 	if (strncmp(ep, "unix://", 7) == 0) {
 		d->socket_path = strdup(ep + 7);
 		snprintf(url, sizeof(url), "http://docker/v%s",
 		    c->docker_api_version);
 	} else {
 		ep += strlen("tcp://");
-		colon = strrchr(ep, ':');
-		d->host = colon ? strndup(ep, (size_t)(colon - ep)) :
-		    strdup(ep);
-		d->port = colon ? atoi(colon + 1) : 2375;
+		if (util_parse_hostport(ep, DOCKER_TCP_PORT, host, sizeof(host),
+		    &d->port) == -1) {
+			log_warnx("docker: endpoint %s: expected tcp://HOST:PORT",
+			    c->docker_endpoint);
+			return -1;
+		}
+		d->host = strdup(host);
 		snprintf(url, sizeof(url), "http://%s/v%s", ep,
 		    c->docker_api_version);
 	}
@@ -152,7 +158,7 @@ docker_stream(struct docker *d, const char *method, const char *path,
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)d->write_timeout);
+	    (long)d->connect_timeout);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);

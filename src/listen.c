@@ -85,26 +85,20 @@ static int
 listen_tcp(const char *spec, int backlog)
 {
 	struct addrinfo hints, *res, *ai;
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	int fd = -1, one = 1, rc;
+	char host[256], service[8];
+	int fd = -1, one = 1, port, rc;
 
-	if (colon == NULL || colon == spec || colon[1] == '\0' ||
-	    (size_t)(colon - spec) >= sizeof(host)) {
-		log_warnx("listen %s: expected HOST:PORT or an absolute path",
-		    spec);
+	if (util_parse_hostport(spec, 0, host, sizeof(host), &port) == -1) {
+		log_warnx("listen %s: expected HOST:PORT (PORT 1 to 65535) or "
+		    "an absolute path", spec);
 		return -1;
 	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
+	snprintf(service, sizeof(service), "%d", port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+	if ((rc = getaddrinfo(host, service, &hints, &res)) != 0) {
 		log_warnx("listen %s: %s", spec, gai_strerror(rc));
 		return -1;
 	}

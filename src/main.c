@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,11 +40,18 @@ static int
 main_inherited_socket(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long long pidn, nfds;
 	int fd = 0, listening = 0;
 	socklen_t len = sizeof(listening);
 
-	if (pid && fds && atol(pid) == (long)getpid() && atoi(fds) >= 1)
-		fd = 3;
+	if (pid && fds) {
+		if (util_parse_number(pid, 1, INT_MAX, &pidn) == -1 ||
+		    util_parse_number(fds, 1, INT_MAX, &nfds) == -1)
+			log_warnx("LISTEN_PID=%s LISTEN_FDS=%s: expected a pid "
+			    "and a count of 1 or more; ignored", pid, fds);
+		else if (pidn == (long long)getpid())
+			fd = 3;
+	}
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -68,18 +76,20 @@ static int
 main_write_pid(const char *path)
 {
 	char buf[32];
+	long long pid;
 	ssize_t n;
-	long pid;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
 		buf[n > 0 ? n : 0] = '\0';
-		pid = strtol(buf, NULL, 10);
-		if (pid > 0 && pid != (long)getpid() &&
+		buf[strcspn(buf, "\n")] = '\0';
+		/* Anything but a pid is a stale file. */
+		if (util_parse_number(buf, 1, INT_MAX, &pid) == 0 &&
+		    pid != (long long)getpid() &&
 		    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
-			log_warnx("%s: runboxd is already running as pid %ld",
+			log_warnx("%s: runboxd is already running as pid %lld",
 			    path, pid);
 			return -1;
 		}

@@ -220,24 +220,25 @@ master_collect_children(struct master *m)
 /*
  * Load the file again; on success new workers start with it and the old
  * ones finish their run and exit.  On error the old configuration stays.
+ * Keys read at start only keep their running value (conf.c logs each one
+ * the file changed).
  */
 static void
 master_reload(struct master *m)
 {
 	struct conf *next;
-	char err[1024];
+	char err[1024] = "out of memory";
 
 	if ((next = calloc(1, sizeof(*next))) == NULL ||
-	    conf_load(m->conf->path, next, err, sizeof(err)) == -1) {
+	    conf_load(m->conf->path, next, err, sizeof(err)) == -1 ||
+	    conf_keep_restart_only(next, m->conf) == -1) {
 		log_warnx("reload failed, keeping the running configuration: %s",
-		    next ? err : "out of memory");
+		    err);
+		if (next != NULL)
+			conf_free(next);
 		free(next);
 		return;
 	}
-	if ((next->listen == NULL) != (m->conf->listen == NULL) ||
-	    (next->listen && strcmp(next->listen, m->conf->listen) != 0))
-		log_warnx("reload: [server] listen changed; it takes effect at "
-		    "the next start");
 	if (strcmp(next->log, m->conf->log) != 0)
 		log_init(next->log, "runboxd");
 	conf_free(m->conf);

@@ -32,6 +32,10 @@ void util_buf_free(struct buf *b);
 long long util_now_ms(void);
 int util_random_hex(char *out, size_t nbytes);
 int util_token_equal(const char *given, const char *expected);
+int util_parse_number(const char *s, long long min, long long max,
+    long long *out);
+int util_parse_hostport(const char *spec, int default_port, char *host,
+    size_t hostlen, int *port);
 
 /* log.c */
 int log_init(const char *target, const char *ident);
@@ -85,8 +89,8 @@ struct conf {
 	/* [docker] */
 	char *docker_endpoint;
 	char *docker_api_version;
-	long long docker_read_timeout;  /* ms */
-	long long docker_write_timeout; /* ms */
+	long long docker_read_timeout;    /* ms */
+	long long docker_connect_timeout; /* ms */
 	/* [container] */
 	char *user; /* "UID[:GID]" */
 	long long uid;
@@ -108,8 +112,13 @@ struct conf {
 	size_t nimages;
 };
 
+/* The field's name before [docker] connect_timeout, for src/worker.c's one
+ * use until it is renamed there; remove with that use. */
+#define docker_write_timeout docker_connect_timeout
+
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 void conf_free(struct conf *c);
+int conf_keep_restart_only(struct conf *next, const struct conf *running);
 const struct image *conf_find_image(const struct conf *c, const char *name);
 int conf_parse_size(const char *s, long long *out);
 int conf_parse_duration(const char *s, long long *out_ms);
@@ -247,6 +256,7 @@ int request_check_content_type(const char *content_type,
 void request_free(struct run_request *r);
 
 /* docker.c */
+#define DOCKER_TCP_PORT 2375 /* when a tcp:// endpoint names no port */
 struct docker {
 	void *curl;
 	char *socket_path; /* unix endpoint, or NULL for tcp */
@@ -255,7 +265,7 @@ struct docker {
 	char *base_url;
 	char *api_prefix;
 	long long read_timeout;
-	long long write_timeout;
+	long long connect_timeout;
 	char error[256];
 	int timed_out;   /* the call ran out of time */
 	int truncated;   /* the sink refused more of the answer */

@@ -1,10 +1,13 @@
 /*
  * Small helpers shared by every module: a growable byte buffer, clocks,
- * random identifiers and a constant-time token comparison.
+ * random identifiers, a constant-time token comparison, and the strict
+ * parsers for numbers (and HOST:PORT) that come from outside.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -100,4 +103,69 @@ util_token_equal(const char *given, const char *expected)
 		diff |= (unsigned char)given[i] ^
 		    (unsigned char)expected[elen ? i % elen : 0];
 	return diff == 0 && elen > 0;
+}
+
+/*
+ * A decimal number from outside (an INI value, a port, an environment
+ * variable): digits only, no sign, space, prefix or suffix, within min and
+ * max.  On error errno is EINVAL (not a number) or ERANGE (out of range).
+ */
+int
+util_parse_number(const char *s, long long min, long long max,
+    long long *out)
+{
+	long long v = 0;
+
+	if (s == NULL || *s == '\0' || s[strspn(s, "0123456789")] != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; *s != '\0'; s++) {
+		if (v > (LLONG_MAX - (*s - '0')) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		v = v * 10 + (*s - '0');
+	}
+	if (v < min || v > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Split "HOST:PORT" or "[V6ADDR]:PORT" into host (without the brackets)
+ * and a port of 1 to 65535.  With default_port above 0 the port may be
+ * left out.  An unbracketed host is split at its last colon, so "::1:9000"
+ * is "::1" and 9000.  On error errno is EINVAL or ERANGE.
+ */
+int
+util_parse_hostport(const char *spec, int default_port, char *host,
+    size_t hostlen, int *port)
+{
+	const char *start = spec, *end;
+	long long v = default_port;
+
+	if (*spec == '[') {
+		start = spec + 1;
+		if ((end = strchr(start, ']')) == NULL ||
+		    (end[1] != '\0' && end[1] != ':'))
+			end = start;
+		spec = end + 1;
+	} else if ((end = strrchr(spec, ':')) != NULL)
+		spec = end;
+	else
+		spec = end = spec + strlen(spec);
+	if (end == start || (size_t)(end - start) >= hostlen ||
+	    (*spec != ':' && default_port <= 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (*spec == ':' && util_parse_number(spec + 1, 1, 65535, &v) == -1)
+		return -1;
+	snprintf(host, hostlen, "%.*s", (int)(end - start), start);
+	*port = (int)v;
+	return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """SIGHUP reloads the INI: under a steady stream of runs no request fails,
 a broken file is logged and changes nothing, a changed limit takes effect
-for the next run."""
+for the next run, and a key read at start only is logged and kept."""
+import os
 import re
 import signal
 import threading
@@ -123,6 +124,42 @@ def lowered_execution_time_takes_effect_after_reload():
         r = svc.run(TINY, sh("sleep 3; echo slept"))
         expect_cut_at(r, 2000)
         expect(r.seconds < 2.0 + 2.0, "answered soon after the new deadline", r)
+
+
+@suite.test
+def restart_only_keys_are_logged_and_kept():
+    with Service() as svc:
+        running, changed = svc.instance, svc.instance + "-new"
+        old = set(svc.workers())
+        # The INI's @INSTANCE@ is the running instance: write the new one.
+        svc.write_ini({"server": {"instance": changed, "listen": "@WORK@/other.sock"}})
+        svc.signal(signal.SIGHUP)
+        svc.wait_log(r"reloaded \S+: generation 1", 5)
+        log = svc.log()
+        expect("reload: [server] instance changed from '%s' to '%s'; it takes effect at "
+               "the next start, keeping '%s'" % (running, changed, running) in log,
+               "the instance change is logged by name")
+        expect(re.search(r"reload: \[server\] listen changed from '\S+/runbox\.sock' to "
+                         r"'\S+/other\.sock'; it takes effect at the next start", log),
+               "the listen change is logged by name")
+        wait_for("old workers gone", lambda: not (old & set(svc.workers())), 10)
+        svc.wait_workers(2)
+
+        t, box = service.run_in_background(svc, "sleep 2; echo after")
+        cid = svc.wait_running_container()
+        label = service.docker("inspect", "--format",
+                               '{{index .Config.Labels "runbox.instance"}}', cid).strip()
+        expect(label == running, "the new workers' container carries the running "
+               "instance label: %r" % label)
+        t.join(30)
+        r = box.get("reply")
+        expect(r is not None and r.status == 200 and r.json["stdout"] == "after\n",
+               "a run after the reload works through the running socket", r or box)
+        expect(not os.path.exists(os.path.join(svc.work, "other.sock")),
+               "the new listen path was not opened")
+    left = service.docker("ps", "-aq", "--filter", "label=runbox.instance=" + running)
+    left += service.docker("ps", "-aq", "--filter", "label=runbox.instance=" + changed)
+    expect(not left.split(), "no container of either instance is left: %r" % left)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
-/* Configuration loading: good files, and bad ones named precisely. */
+/*
+ * Configuration loading: good files, and bad ones named precisely; and the
+ * strict number parser it builds on.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runbox.h"
 #include "tap.h"
@@ -24,6 +31,81 @@ fails_with(const char *file, const char *want)
 
 	ok(rc == -1 && strstr(err, want) != NULL, "%s fails naming '%s' (%s)",
 	    strrchr(file, '/') + 1, want, err);
+}
+
+/* util_parse_number must fail on s with errno set to want. */
+static int
+number_fails(const char *s, long long min, long long max, int want)
+{
+	long long v = -7;
+
+	errno = 0;
+	return util_parse_number(s, min, max, &v) == -1 && errno == want &&
+	    v == -7;
+}
+
+static void
+test_number(void)
+{
+	long long v;
+
+	ok(util_parse_number("8080", 1, 65535, &v) == 0 && v == 8080,
+	    "number: digits within the bounds are parsed");
+	ok(util_parse_number("1", 1, 65535, &v) == 0 && v == 1 &&
+	    util_parse_number("65535", 1, 65535, &v) == 0 && v == 65535,
+	    "number: both bounds are inside the range");
+	ok(number_fails("0", 1, 65535, ERANGE), "number: below min is ERANGE");
+	ok(number_fails("65536", 1, 65535, ERANGE),
+	    "number: above max is ERANGE");
+	ok(util_parse_number("9223372036854775807", 0, LLONG_MAX, &v) == 0 &&
+	    v == LLONG_MAX, "number: LLONG_MAX itself is parsed");
+	ok(number_fails("9223372036854775808", 0, LLONG_MAX, ERANGE),
+	    "number: one past LLONG_MAX overflows with ERANGE");
+	ok(number_fails("99999999999999999999999", 0, LLONG_MAX, ERANGE),
+	    "number: far past LLONG_MAX overflows with ERANGE");
+	ok(util_parse_number("010", 0, 100, &v) == 0 && v == 10,
+	    "number: a leading zero is decimal, not octal");
+	ok(number_fails("", 0, 100, EINVAL), "number: empty is EINVAL");
+	ok(number_fails(NULL, 0, 100, EINVAL), "number: NULL is EINVAL");
+	ok(number_fails("-1", -5, 100, EINVAL), "number: a minus sign is EINVAL");
+	ok(number_fails("+1", 0, 100, EINVAL), "number: a plus sign is EINVAL");
+	ok(number_fails(" 1", 0, 100, EINVAL),
+	    "number: a leading space is EINVAL");
+	ok(number_fails("1\n", 0, 100, EINVAL),
+	    "number: a trailing newline is EINVAL");
+	ok(number_fails("80x", 0, 100, EINVAL), "number: a suffix is EINVAL");
+	ok(number_fails("0x10", 0, 100, EINVAL), "number: hex is EINVAL");
+	ok(number_fails("99999999999999999999x", 0, LLONG_MAX, EINVAL),
+	    "number: junk wins over overflow (EINVAL)");
+}
+
+static void
+test_hostport(void)
+{
+	char host[64];
+	int port = 0;
+
+	ok(util_parse_hostport("127.0.0.1:9000", 0, host, sizeof(host),
+	    &port) == 0 && strcmp(host, "127.0.0.1") == 0 && port == 9000,
+	    "hostport: HOST:PORT is split");
+	ok(util_parse_hostport("[::1]:9000", 0, host, sizeof(host), &port) ==
+	    0 && strcmp(host, "::1") == 0 && port == 9000,
+	    "hostport: an IPv6 host loses its brackets");
+	ok(util_parse_hostport("docker", 2375, host, sizeof(host), &port) ==
+	    0 && strcmp(host, "docker") == 0 && port == 2375,
+	    "hostport: a missing port takes the default");
+	ok(util_parse_hostport("localhost", 0, host, sizeof(host), &port) ==
+	    -1, "hostport: a missing port without a default is refused");
+	ok(util_parse_hostport("localhost:70000", 0, host, sizeof(host),
+	    &port) == -1 && errno == ERANGE,
+	    "hostport: a port above 65535 is ERANGE");
+	ok(util_parse_hostport("localhost:80x", 0, host, sizeof(host),
+	    &port) == -1 && errno == EINVAL,
+	    "hostport: a port with a suffix is EINVAL");
+	ok(util_parse_hostport(":9000", 0, host, sizeof(host), &port) == -1,
+	    "hostport: an empty host is refused");
+	ok(util_parse_hostport("[::1]9000", 0, host, sizeof(host), &port) ==
+	    -1, "hostport: text after the bracket but no colon is refused");
 }
 
 static void
@@ -61,6 +143,8 @@ test_good(void)
 	ok(strcmp(c.listen, "127.0.0.1:9000") == 0 && c.workers == 3,
 	    "server keys are read");
 	ok(c.max_body_size == 2 << 20, "max_body_size in bytes");
+	ok(c.docker_connect_timeout == 2000,
+	    "[docker] connect_timeout is read under its own name");
 	ok(c.limits.execution_time == 5000 && c.limits.cpus == 500000000,
 	    "limits are read");
 	ok(c.uid == 1000 && c.gid == 1000, "default user is 1000:1000");
@@ -99,11 +183,128 @@ test_good(void)
 	conf_free(&c);
 }
 
+/* Send stderr, where log lines go, to a temporary file; NULL on error. */
+static FILE *
+capture_start(int *saved)
+{
+	FILE *f = tmpfile();
+
+	if (f == NULL || (*saved = dup(STDERR_FILENO)) == -1) {
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	dup2(fileno(f), STDERR_FILENO);
+	return f;
+}
+
+/* Put stderr back and return what was logged since capture_start. */
+static void
+capture_end(FILE *f, int saved, char *logged, size_t len)
+{
+	size_t n;
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(f);
+	n = fread(logged, 1, len - 1, f);
+	logged[n] = '\0';
+	fclose(f);
+}
+
+/* conf_load with what it logs caught in logged. */
+static int
+loads_logging(const char *path, struct conf *c, char *logged, size_t len)
+{
+	char err[1024] = "";
+	int saved, rc;
+	FILE *f;
+
+	if ((f = capture_start(&saved)) == NULL)
+		return -2;
+	rc = conf_load(path, c, err, sizeof(err));
+	capture_end(f, saved, logged, len);
+	return rc;
+}
+
+static void
+test_alias(void)
+{
+	struct conf c;
+	char logged[2048];
+
+	ok(loads_logging(CONF("docker-write-timeout.ini"), &c, logged,
+	    sizeof(logged)) == 0 && c.docker_connect_timeout == 3000,
+	    "the old name write_timeout sets connect_timeout");
+	conf_free(&c);
+	ok(strstr(logged, "docker-write-timeout.ini: [docker] write_timeout is "
+	    "deprecated: use connect_timeout") != NULL,
+	    "the old name logs a deprecation line");
+	fails_with(CONF("docker-both-timeouts.ini"), "[docker] write_timeout: "
+	    "set either connect_timeout or write_timeout, not both");
+}
+
+/*
+ * Load running and next, then conf_keep_restart_only(next, running) with
+ * what it logs caught in logged.
+ */
+static int
+keeps(struct conf *running, struct conf *next, char *logged, size_t len)
+{
+	char err[1024] = "";
+	int saved, rc;
+	FILE *f;
+
+	if (conf_load(CONF("reload-running.ini"), running, err,
+	    sizeof(err)) == -1 ||
+	    conf_load(CONF("reload-next.ini"), next, err, sizeof(err)) == -1 ||
+	    (f = capture_start(&saved)) == NULL)
+		return -2;
+	rc = conf_keep_restart_only(next, running);
+	capture_end(f, saved, logged, len);
+	return rc;
+}
+
+static void
+test_keep_restart_only(void)
+{
+	struct conf running, next;
+	char logged[4096];
+	int rc = keeps(&running, &next, logged, sizeof(logged));
+
+	ok(rc == 0, "conf_keep_restart_only succeeds");
+	ok(rc == 0 && strcmp(next.instance, "blue") == 0,
+	    "a changed restart-only key keeps its running value");
+	ok(rc == 0 && next.listen == NULL,
+	    "a restart-only key set by the reload stays unset");
+	ok(rc == 0 && next.listen_mode == 0660,
+	    "a changed restart-only number keeps its running value");
+	ok(rc == 0 && next.workers == 5,
+	    "a changed reloadable key takes the new value");
+	ok(strstr(logged, "reload: [server] instance changed from 'blue' to "
+	    "'green'; it takes effect at the next start, keeping 'blue'") !=
+	    NULL, "a kept string is logged with both values");
+	ok(strstr(logged, "reload: [server] listen changed from unset to "
+	    "'127.0.0.1:9000'") != NULL, "a kept unset value is logged as unset");
+	ok(strstr(logged, "reload: [server] listen_mode changed from 0660 to "
+	    "0600") != NULL, "a kept mode is logged in octal");
+	ok(strstr(logged, "workers") == NULL,
+	    "a reloadable key is not logged");
+	ok(strstr(logged, "pid_file") == NULL,
+	    "an unchanged restart-only key is not logged");
+	conf_free(&running);
+	conf_free(&next);
+}
+
 int
 main(void)
 {
+	test_number();
+	test_hostport();
 	test_units();
 	test_good();
+	test_alias();
+	test_keep_restart_only();
 	fails_with(CONF("missing.ini"), "No such file");
 	fails_with(CONF("unknown-key.ini"), "[server] worker: unknown key");
 	fails_with(CONF("unknown-section.ini"), "[sever]: unknown section");
@@ -114,10 +315,30 @@ main(void)
 	fails_with(CONF("image-no-name.ini"), "[image.tiny] name: missing");
 	fails_with(CONF("image-bad-key.ini"), "[image.tiny] workers: unknown");
 	fails_with(CONF("duplicate-image.ini"), "is already [image.a]");
-	fails_with(CONF("syntax-error.ini"), "syntax-error.ini");
+	/* minimal.ini, which loads, with a line that is not "key = value"
+	 * put in as line 3: nothing but that line can fail it. */
+	fails_with(CONF("syntax-error.ini"), "syntax-error.ini: iniparser: "
+	    "syntax error in ");
+	fails_with(CONF("syntax-error.ini"), "syntax-error.ini (3):");
 	fails_with(CONF("bad-bool.ini"), "expected true or false");
-	fails_with(CONF("log-too-small.ini"), "log_max_size");
+	fails_with(CONF("image-name-too-long.ini"),
+	    "[image.tiny] name: length must be 1 to 255");
+	fails_with(CONF("image-language-empty.ini"),
+	    "[image.tiny] language: length must be 1 to 255");
+	fails_with(CONF("limits-nofile-above-hard.ini"),
+	    "[limits] nofile_soft: above nofile_hard");
+	fails_with(CONF("image-nproc-above-hard.ini"),
+	    "[image.tiny] nproc_soft: above nproc_hard");
+	fails_with(CONF("limits-log-too-small.ini"), "[container] log_max_size: "
+	    "must be at least six times the output_size of [limits], plus 64K");
+	fails_with(CONF("image-log-too-small.ini"), "[container] log_max_size: "
+	    "must be at least six times the output_size of [image.tiny], plus "
+	    "64K");
 	fails_with(CONF("user-name.ini"), "[container] user: 'runbox'");
 	fails_with(CONF("user-root.ini"), "must not run as root");
+	fails_with(CONF("endpoint-bad-port.ini"),
+	    "[docker] endpoint: 'tcp://127.0.0.1:99999': expected");
+	fails_with(CONF("listen-bad-port.ini"),
+	    "[server] listen: '127.0.0.1:9000x': expected");
 	return tap_done();
 }
