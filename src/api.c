@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,14 +216,13 @@ api_read_body(struct api_context *ctx, struct buf *body, struct error *e)
 	char chunk[16384];
 	size_t want;
 
-	if (known && (conf_parse_size(cl, &len) == -1 ||
-	    strspn(cl, "0123456789") != strlen(cl))) {
-		error_set(e, ERROR_REQUEST_JSON, "Invalid Content-Length");
-		return -1;
-	}
-	if (len > max) {
-		error_set(e, ERROR_REQUEST_TOO_LARGE, "The body is %lld "
-		    "bytes; at most %lld are accepted", len, max);
+	if (known && util_parse_number(cl, 0, max, &len) == -1) {
+		if (errno == ERANGE)
+			error_set(e, ERROR_REQUEST_TOO_LARGE, "The body is "
+			    "%.40s bytes; at most %lld are accepted", cl, max);
+		else
+			error_set(e, ERROR_REQUEST_JSON, "Invalid "
+			    "Content-Length");
 		return -1;
 	}
 	while (!known || body->len < (size_t)len) {

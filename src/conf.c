@@ -721,6 +721,12 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->access_token == NULL)
 		return conf_fail(err, errlen, "%s: [server] access_token: "
 		    "missing (set access_token or access_token_file)", c->path);
+	/* The instance goes into labels and Docker's list filters as it is. */
+	if (strspn(c->instance, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(c->instance))
+		return conf_fail(err, errlen, "%s: [server] instance: '%s': "
+		    "letters, digits, '_', '.' and '-' only", c->path,
+		    c->instance);
 	if (strcmp(c->log, "stderr") != 0 && strcmp(c->log, "syslog") != 0)
 		return conf_fail(err, errlen, "%s: [server] log: '%s': expected "
 		    "stderr or syslog", c->path, c->log);

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -68,6 +69,7 @@ reap_containers(const struct conf *c, reap_owned_fn owned)
 	struct docker d;
 	json_object *root, *item, *id;
 	const char *worker;
+	long long pid;
 	size_t i;
 	int n = -1;
 
@@ -79,8 +81,11 @@ reap_containers(const struct conf *c, reap_owned_fn owned)
 	for (i = 0; i < json_object_array_length(root); i++) {
 		item = json_object_array_get_idx(root, i);
 		worker = reap_label(item, RUNBOX_LABEL_WORKER);
+		if (worker == NULL ||
+		    util_parse_number(worker, 1, INT_MAX, &pid) == -1)
+			pid = 0;
 		if (!json_object_object_get_ex(item, "Id", &id) ||
-		    (owned && owned(worker ? (pid_t)atol(worker) : 0,
+		    (owned && owned((pid_t)pid,
 		    reap_label(item, RUNBOX_LABEL_REQUEST))))
 			continue;
 		if (docker_remove_container(&d,

@@ -112,10 +112,6 @@ struct conf {
 	size_t nimages;
 };
 
-/* The field's name before [docker] connect_timeout, for src/worker.c's one
- * use until it is renamed there; remove with that use. */
-#define docker_write_timeout docker_connect_timeout
-
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 void conf_free(struct conf *c);
 int conf_keep_restart_only(struct conf *next, const struct conf *running);

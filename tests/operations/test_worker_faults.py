@@ -24,14 +24,14 @@ def busy_worker(svc):
     return cid, pid
 
 
-# execution_time 2 s, read_timeout 2 s, write_timeout 1 s, kill_grace 1 s.
+# execution_time 2 s, read_timeout 2 s, connect_timeout 1 s, kill_grace 1 s.
 # The request's deadline is its start plus run_budget() (src/run.c): the
 # longest execution_time, the runner's reserve (a quarter of it, 0.25 to
 # 1 s) and five Docker calls at read_timeout (create, attach, start, logs,
 # remove): 2 + 0.5 + 5 * 2 = 12.5 s; the worker is killed once it is
 # kill_grace past it.
 OVERDUE = {"server": {"kill_grace": "1s"},
-           "docker": {"read_timeout": "2s", "write_timeout": "1s"},
+           "docker": {"read_timeout": "2s", "connect_timeout": "1s"},
            "limits": {"execution_time": "2s"}}
 EXECUTION, DEADLINE_MAX, GRACE = 2.0, 12.5, 1.0
 

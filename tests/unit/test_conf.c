@@ -336,6 +336,8 @@ main(void)
 	    "64K");
 	fails_with(CONF("user-name.ini"), "[container] user: 'runbox'");
 	fails_with(CONF("user-root.ini"), "must not run as root");
+	fails_with(CONF("bad-instance.ini"), "[server] instance: 'a\"b': "
+	    "letters, digits");
 	fails_with(CONF("endpoint-bad-port.ini"),
 	    "[docker] endpoint: 'tcp://127.0.0.1:99999': expected");
 	fails_with(CONF("listen-bad-port.ini"),
