@@ -95,6 +95,10 @@ static const struct conf_key conf_keys[] = {
 	    C(reap_interval), RELOAD },
 	{ "server", "io_timeout", CONF_DURATION, 100, 600 * 1000, "30s",
 	    C(io_timeout), RELOAD },
+	{ "server", "warm_max", CONF_INT, 0, POOL_SLOTS, "16", C(warm_max),
+	    RELOAD },
+	{ "server", "warm_max_age", CONF_DURATION, 10 * 1000, 24 * 3600 * 1000,
+	    "10m", C(warm_max_age), RELOAD },
 
 	{ "docker", "endpoint", CONF_STRING, 1, PATH_MAX,
 	    "unix:///var/run/docker.sock", C(docker_endpoint), RESTART },
@@ -152,6 +156,7 @@ static const struct conf_key conf_keys[] = {
 	/* An image section takes these and every key of [limits]. */
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
 	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language), RELOAD },
+	{ "image", "warm", CONF_INT, 0, 64, NULL, I(warm), RELOAD },
 };
 
 /* Former names of keys, still read as the key they became, with a warning. */

@@ -27,6 +27,8 @@
 #define MASTER_RESPAWN_MS 1000
 /* How long aborted runs get to remove their containers before SIGKILL. */
 #define MASTER_ABORT_MS 5000
+/* Keepers replaced by reloads that may still be finishing a create. */
+#define MASTER_RETIRED 4
 
 struct master {
 	struct conf *conf;
@@ -36,6 +38,8 @@ struct master {
 	long long next_reap;
 	pid_t reaper;   /* the child removing containers, or 0 */
 	int reap_again; /* a worker died while the reaper was at work */
+	pid_t keeper;   /* the child keeping warm containers, or 0 */
+	pid_t retired[MASTER_RETIRED]; /* keepers of earlier generations */
 	int stopping;
 };
 
@@ -74,13 +78,42 @@ master_signals(void)
 	return 0;
 }
 
-/* Fork one worker of the current generation.  Signals stay blocked across
- * fork() so that the child never runs the master's handlers. */
+/*
+ * fork() with every signal blocked across it, so that the child never runs
+ * the master's handlers: in the child they are reset to the default and
+ * signals stay blocked until the child sets its own mask (old is the
+ * mask before).  The parent's mask is restored.
+ */
+static pid_t
+master_fork(sigset_t *old)
+{
+	struct sigaction sa;
+	sigset_t all;
+	size_t i;
+	pid_t pid;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, old);
+	if ((pid = fork()) == 0) {
+		close(master_pipe[0]);
+		close(master_pipe[1]);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (i = 0; i < sizeof(master_sigs) / sizeof(master_sigs[0]);
+		    i++)
+			sigaction(master_sigs[i], &sa, NULL);
+		return 0;
+	}
+	sigprocmask(SIG_SETMASK, old, NULL);
+	return pid;
+}
+
+/* Fork one worker of the current generation. */
 static void
 master_spawn(struct master *m)
 {
 	struct scoreboard_slot *slot;
-	sigset_t all, old;
+	sigset_t old;
 	pid_t pid;
 
 	if ((slot = scoreboard_claim(scoreboard_generation(),
@@ -88,22 +121,106 @@ master_spawn(struct master *m)
 		log_warnx("master: no free scoreboard slot");
 		return;
 	}
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		close(master_pipe[0]);
-		close(master_pipe[1]);
+	if ((pid = master_fork(&old)) == 0)
 		/* exit(), not _exit(): LeakSanitizer checks at exit. */
 		exit(worker_main(m->conf, m->listen_fd, slot));
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		log_warn("master: fork");
 		scoreboard_release(slot);
 		return;
 	}
 	scoreboard_set_pid(slot, pid);
+}
+
+/* Whether any image of the configuration keeps warm containers. */
+static int
+master_wants_keeper(const struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nimages && c->warm_max > 0; i++)
+		if (c->images[i].warm > 0)
+			return 1;
+	return 0;
+}
+
+/* Fork the keeper of the current configuration. */
+static void
+master_spawn_keeper(struct master *m)
+{
+	sigset_t old;
+	pid_t pid;
+
+	if ((pid = master_fork(&old)) == 0) {
+		close(m->listen_fd);
+		exit(keeper_main(m->conf));
+	}
+	if (pid == -1) {
+		log_warn("master: fork keeper");
+		return;
+	}
+	m->keeper = pid;
+}
+
+/* Signal the keeper and the retired ones still alive. */
+static void
+master_signal_keepers(struct master *m, int sig)
+{
+	size_t i;
+
+	if (m->keeper > 0)
+		kill(m->keeper, sig);
+	for (i = 0; i < MASTER_RETIRED; i++)
+		if (m->retired[i] > 0)
+			kill(m->retired[i], sig);
+}
+
+static int
+master_count_keepers(const struct master *m)
+{
+	int n = m->keeper > 0;
+	size_t i;
+
+	for (i = 0; i < MASTER_RETIRED; i++)
+		n += m->retired[i] > 0;
+	return n;
+}
+
+/* A reload's keeper replaces the running one, which finishes what it is
+ * making and exits. */
+static void
+master_retire_keeper(struct master *m)
+{
+	size_t i;
+
+	if (m->keeper <= 0)
+		return;
+	kill(m->keeper, SIGQUIT);
+	for (i = 0; i < MASTER_RETIRED && m->retired[i] > 0; i++)
+		;
+	if (i == MASTER_RETIRED)
+		kill(m->keeper, SIGTERM);
+	else
+		m->retired[i] = m->keeper;
+	m->keeper = 0;
+}
+
+/* Forget an exited child if it is a keeper; 1 if it was. */
+static int
+master_keeper_exited(struct master *m, pid_t pid)
+{
+	size_t i;
+
+	if (pid == m->keeper) {
+		m->keeper = 0;
+		return 1;
+	}
+	for (i = 0; i < MASTER_RETIRED; i++)
+		if (pid == m->retired[i]) {
+			m->retired[i] = 0;
+			return 1;
+		}
+	return 0;
 }
 
 /* Count live workers: of the current generation only, or all. */
@@ -137,6 +254,14 @@ master_signal_workers(struct master *m, int sig, int old_only)
 			kill(v.pid, sig);
 }
 
+/* Whether a container is in use: a worker is busy with its request, or
+ * it is the pool's. */
+static int
+master_owns(pid_t worker, const char *request)
+{
+	return scoreboard_serving(worker, request) || pool_holds(request);
+}
+
 /*
  * The periodic reap, and the one when a worker dies, run in a child: a
  * slow Docker then never holds up respawns, kills and signals.  One at a
@@ -145,9 +270,7 @@ master_signal_workers(struct master *m, int sig, int old_only)
 static void
 master_reap_async(struct master *m)
 {
-	struct sigaction sa;
-	sigset_t all, old;
-	size_t i;
+	sigset_t old;
 	pid_t pid;
 
 	m->next_reap = util_now_ms() + m->conf->reap_interval;
@@ -155,21 +278,11 @@ master_reap_async(struct master *m)
 		m->reap_again = 1;
 		return;
 	}
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	if ((pid = fork()) == 0) {
-		close(master_pipe[0]);
-		close(master_pipe[1]);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (i = 0; i < sizeof(master_sigs) / sizeof(master_sigs[0]);
-		    i++)
-			sigaction(master_sigs[i], &sa, NULL);
+	if ((pid = master_fork(&old)) == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		reap_containers(m->conf, scoreboard_serving);
+		reap_containers(m->conf, master_owns);
 		_exit(0);
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		log_warn("master: fork reaper");
 		return;
@@ -195,6 +308,17 @@ master_collect_children(struct master *m)
 			m->reaper = 0;
 			orphans |= m->reap_again;
 			m->reap_again = 0;
+			continue;
+		}
+		/* What it was making or had claimed is an orphan now. */
+		if (pool_release_owner(pid) > 0)
+			orphans = 1;
+		if (master_keeper_exited(m, pid)) {
+			if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+				log_warnx("keeper %ld ended with status %d",
+				    (long)pid, WIFSIGNALED(status) ?
+				    128 + WTERMSIG(status) :
+				    WEXITSTATUS(status));
 			continue;
 		}
 		if ((s = scoreboard_find(pid, &v)) == NULL)
@@ -247,6 +371,7 @@ master_reload(struct master *m)
 	__atomic_add_fetch(&m->sb->generation, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&m->sb->reloads, 1, __ATOMIC_RELAXED);
 	master_signal_workers(m, SIGQUIT, 1);
+	master_retire_keeper(m);
 	log_info("reloaded %s: generation %u, %lld workers", m->conf->path,
 	    m->sb->generation, m->conf->workers);
 }
@@ -309,6 +434,9 @@ master_tick(struct master *m)
 	if (util_now_ms() >= m->respawn_after)
 		for (n = master_count(1); n < m->conf->workers; n++)
 			master_spawn(m);
+	if (m->keeper == 0 && util_now_ms() >= m->respawn_after &&
+	    master_wants_keeper(m->conf))
+		master_spawn_keeper(m);
 	master_kill_overdue(m);
 	if (util_now_ms() >= m->next_reap)
 		master_reap_async(m);
@@ -320,10 +448,11 @@ master_wait_workers(struct master *m, long long deadline)
 {
 	long long left;
 
-	while (master_count(0) > 0 && (left = deadline - util_now_ms()) > 0)
+	while (master_count(0) + master_count_keepers(m) > 0 &&
+	    (left = deadline - util_now_ms()) > 0)
 		master_poll(m, left > MASTER_TICK_MS ? MASTER_TICK_MS :
 		    (int)left);
-	return master_count(0) > 0 ? -1 : 0;
+	return master_count(0) + master_count_keepers(m) > 0 ? -1 : 0;
 }
 
 /* Stop accepting, let runs finish, abort them, then SIGKILL. */
@@ -333,6 +462,7 @@ master_stop(struct master *m)
 	m->stopping = 1;
 	log_info("stopping %d workers", master_count(0));
 	master_signal_workers(m, SIGQUIT, 0);
+	master_signal_keepers(m, SIGTERM);
 	if (master_wait_workers(m, util_now_ms() +
 	    m->conf->shutdown_timeout) == 0)
 		return;
@@ -343,6 +473,7 @@ master_stop(struct master *m)
 		return;
 	log_warnx("%d workers did not stop: killing them", master_count(0));
 	master_signal_workers(m, SIGKILL, 0);
+	master_signal_keepers(m, SIGKILL);
 	master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS);
 }
 
@@ -356,7 +487,8 @@ master_run(struct conf *c, int listen_fd)
 	struct master m = { .conf = c, .listen_fd = listen_fd };
 	int flags;
 
-	if (master_signals() == -1 || (m.sb = scoreboard_create()) == NULL)
+	if (master_signals() == -1 || (m.sb = scoreboard_create()) == NULL ||
+	    pool_create() == -1)
 		goto fail;
 	/* Workers poll the socket and must never block in accept(). */
 	if ((flags = fcntl(listen_fd, F_GETFL)) == -1 ||

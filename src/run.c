@@ -121,10 +121,14 @@ run_host_config(const struct conf *c, const struct limits *l)
 	return hc;
 }
 
-/* The body of POST /containers/create; the caller frees it. */
+/*
+ * The body of POST /containers/create; the caller frees it.  The labels
+ * name the request (or the warm slot's nonce) and the creating process;
+ * without a request_id there are none of these (for the fingerprint).
+ */
 char *
 run_create_body(const struct conf *c, const struct image *im,
-    const char *request_id)
+    const char *request_id, int warm)
 {
 	json_object *root = json_object_new_object(), *env, *labels;
 	char *body, worker[24];
@@ -150,11 +154,16 @@ run_create_body(const struct conf *c, const struct image *im,
 	    json_object_new_string("runboxd"));
 	json_object_object_add(labels, RUNBOX_LABEL_INSTANCE,
 	    json_object_new_string(c->instance));
-	json_object_object_add(labels, RUNBOX_LABEL_REQUEST,
-	    json_object_new_string(request_id));
-	snprintf(worker, sizeof(worker), "%ld", (long)getpid());
-	json_object_object_add(labels, RUNBOX_LABEL_WORKER,
-	    json_object_new_string(worker));
+	if (request_id != NULL) {
+		json_object_object_add(labels, RUNBOX_LABEL_REQUEST,
+		    json_object_new_string(request_id));
+		snprintf(worker, sizeof(worker), "%ld", (long)getpid());
+		json_object_object_add(labels, RUNBOX_LABEL_WORKER,
+		    json_object_new_string(worker));
+	}
+	if (warm)
+		json_object_object_add(labels, RUNBOX_LABEL_WARM,
+		    json_object_new_string("1"));
 	json_object_object_add(root, "Labels", labels);
 	json_object_object_add(root, "HostConfig",
 	    run_host_config(c, &im->limits));
@@ -180,60 +189,151 @@ run_docker_error(struct docker *d, long status, const struct buf *resp,
 	else if (d->error[0] != '\0')
 		error_set(e, ERROR_DOCKER_UNIXSOCKET, "%s", d->error);
 	else
-		error_set(e, code, "%s (HTTP %ld)",
-		    docker_message(resp, msg, sizeof(msg)), status);
+		error_set(e, code, "%s (HTTP %ld)", resp ?
+		    docker_message(resp, msg, sizeof(msg)) : "no answer",
+		    status);
 }
 
-/*
- * Create, attach stdin and start a container for im.  On return r->id is
- * set whenever a container exists, even on failure: the caller removes it.
- */
-int
-run_start(struct docker *d, const struct conf *c, const struct image *im,
-    struct run *r, struct error *e)
+/* Create a container from body; its id goes to id (72 bytes). */
+static int
+run_create(struct docker *d, const char *body, char *id, struct error *e)
 {
 	struct buf resp = { 0 };
-	json_object *root = NULL, *id;
-	char *body, path[160];
+	json_object *root = NULL, *v;
 	long status;
 	int rc = -1;
 
-	r->id[0] = '\0';
-	r->attach_fd = -1;
-	if ((body = run_create_body(c, im, r->request_id)) == NULL) {
-		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
-		return -1;
-	}
 	if (docker_call(d, "POST", "/containers/create", body, d->read_timeout,
 	    64 * 1024, &status, &resp) == -1 || status != 201) {
 		run_docker_error(d, status, &resp, ERROR_DOCKER_CREATE, e);
 		goto done;
 	}
 	root = docker_json(&resp, json_type_object);
-	if (!json_object_object_get_ex(root, "Id", &id) ||
-	    json_object_get_string_len(id) == 0 ||
-	    (size_t)json_object_get_string_len(id) >= sizeof(r->id) ||
-	    strspn(json_object_get_string(id), "0123456789abcdef") !=
-	    (size_t)json_object_get_string_len(id)) {
+	if (!json_object_object_get_ex(root, "Id", &v) ||
+	    json_object_get_string_len(v) == 0 ||
+	    (size_t)json_object_get_string_len(v) >= RUN_ID_SIZE ||
+	    strspn(json_object_get_string(v), "0123456789abcdef") !=
+	    (size_t)json_object_get_string_len(v)) {
 		error_set(e, ERROR_DOCKER_CREATE,
 		    "Docker answered create without a container id");
 		goto done;
 	}
-	snprintf(r->id, sizeof(r->id), "%s", json_object_get_string(id));
-	if (docker_attach(d, r->id, &r->attach_fd) == -1) {
-		run_docker_error(d, 0, &resp, ERROR_DOCKER_ATTACH, e);
-		goto done;
-	}
-	snprintf(path, sizeof(path), "/containers/%s/start", r->id);
-	if (docker_call(d, "POST", path, NULL, d->read_timeout, 64 * 1024,
-	    &status, &resp) == -1 || status != 204) {
-		run_docker_error(d, status, &resp, ERROR_DOCKER_START, e);
-		goto done;
-	}
+	snprintf(id, RUN_ID_SIZE, "%s", json_object_get_string(v));
 	rc = 0;
 done:
 	json_object_put(root);
 	util_buf_free(&resp);
+	return rc;
+}
+
+static int
+run_start_container(struct docker *d, const char *id, struct error *e)
+{
+	struct buf resp = { 0 };
+	char path[160];
+	long status;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/containers/%s/start", id);
+	if (docker_call(d, "POST", path, NULL, d->read_timeout, 64 * 1024,
+	    &status, &resp) == -1 || status != 204) {
+		run_docker_error(d, status, &resp, ERROR_DOCKER_START, e);
+		rc = -1;
+	}
+	util_buf_free(&resp);
+	return rc;
+}
+
+/* The fingerprint of the containers run_start() would make for im. */
+unsigned long long
+run_fingerprint(const struct conf *c, const struct image *im)
+{
+	char *body = run_create_body(c, im, NULL, 0);
+	unsigned long long h;
+
+	if (body == NULL)
+		return 0;
+	h = pool_hash(body, strlen(body));
+	free(body);
+	return h;
+}
+
+/*
+ * Make a warm container for im: created with the slot's nonce as its
+ * request label, and started, its runner waiting on stdin with nobody
+ * attached yet.  On return id is set whenever a container exists, even on
+ * failure: the caller removes it.
+ */
+int
+run_prepare(struct docker *d, const struct conf *c, const struct image *im,
+    const char *nonce, char *id, struct error *e)
+{
+	char *body;
+	int rc;
+
+	id[0] = '\0';
+	if ((body = run_create_body(c, im, nonce, 1)) == NULL) {
+		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
+		return -1;
+	}
+	rc = run_create(d, body, id, e) == -1 ||
+	    run_start_container(d, id, e) == -1 ? -1 : 0;
+	free(body);
+	return rc;
+}
+
+/*
+ * A warm container of im for this run, attached: 0, or -1 when the pool
+ * has none (or the one claimed cannot be attached: it is removed).
+ */
+static int
+run_claim(struct docker *d, const struct conf *c, const struct image *im,
+    struct run *r)
+{
+	int slot = pool_claim(run_fingerprint(c, im), r->id);
+
+	pool_count_event(im->key, slot == -1 ? POOL_MISS : POOL_HIT);
+	if (slot == -1)
+		return -1;
+	r->pool_slot = slot;
+	if (docker_attach(d, r->id, &r->attach_fd) == 0)
+		return 0;
+	log_warnx("request %s: warm container %.12s: %s; running it cold",
+	    r->request_id, r->id, d->error);
+	run_remove(d, c, r);
+	return -1;
+}
+
+/*
+ * A started container for im whose runner waits for the payload on the
+ * attach connection: a warm one when the pool has one, else a new one
+ * (create, attach, start).  On return r->id is set whenever a container
+ * exists, even on failure: the caller removes it.
+ */
+int
+run_start(struct docker *d, const struct conf *c, const struct image *im,
+    struct run *r, struct error *e)
+{
+	char *body;
+	int rc = -1;
+
+	r->id[0] = '\0';
+	r->attach_fd = -1;
+	r->pool_slot = -1;
+	if (im->warm > 0 && run_claim(d, c, im, r) == 0)
+		return 0;
+	if ((body = run_create_body(c, im, r->request_id, 0)) == NULL) {
+		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
+		return -1;
+	}
+	if (run_create(d, body, r->id, e) == -1)
+		goto done;
+	if (docker_attach(d, r->id, &r->attach_fd) == -1) {
+		run_docker_error(d, 0, NULL, ERROR_DOCKER_ATTACH, e);
+		goto done;
+	}
+	rc = run_start_container(d, r->id, e);
+done:
 	free(body);
 	return rc;
 }
@@ -499,7 +599,6 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
     struct error *e)
 {
 	struct run_output o = { .max = (size_t)im->limits.output_size };
-	struct buf none = { 0 };
 	long exit_code = -1;
 	int rc = -1, answered;
 
@@ -508,7 +607,7 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 	    run_reserve(im->limits.execution_time);
 	if (docker_send_stdin(d, r->attach_fd, payload, len, r->deadline) ==
 	    -1) {
-		run_docker_error(d, 0, &none, ERROR_DOCKER_ATTACH, e);
+		run_docker_error(d, 0, NULL, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
 	if ((answered = run_read_answer(d, im, r, &o, e)) == -1 ||
@@ -536,4 +635,10 @@ run_remove(struct docker *d, const struct conf *c, struct run *r)
 	else
 		docker_remove_container(d, r->id);
 	r->id[0] = '\0';
+	/* Only now: the reaper leaves a container alone while its slot is
+	 * taken, and removes it once it is not. */
+	if (r->pool_slot != -1) {
+		pool_release(r->pool_slot);
+		r->pool_slot = -1;
+	}
 }

@@ -19,6 +19,7 @@
 #define RUNBOX_LABEL_INSTANCE "runbox.instance"
 #define RUNBOX_LABEL_REQUEST "runbox.request"
 #define RUNBOX_LABEL_WORKER "runbox.worker"
+#define RUNBOX_LABEL_WARM "runbox.warm"
 
 /* util.c */
 struct buf {
@@ -60,6 +61,7 @@ struct image {
 	char *key;  /* "python" for [image.python] */
 	char *name; /* the Docker image reference clients send */
 	char *language; /* for GET /images; defaults to key */
+	long long warm; /* containers kept ready; 0: none */
 	struct limits limits;
 };
 
@@ -86,6 +88,8 @@ struct conf {
 	long long reap_interval; /* ms */
 	long long io_timeout;    /* ms, on the web server's connection */
 	long long max_run_time;  /* ms, the longest execution_time */
+	long long warm_max;      /* warm containers of all images at most */
+	long long warm_max_age;  /* ms a container may stay warm */
 	/* [docker] */
 	char *docker_endpoint;
 	char *docker_api_version;
@@ -291,10 +295,12 @@ int docker_remove_container(struct docker *d, const char *id);
 json_object *images_list(const struct conf *c, struct docker *d);
 
 /* run.c */
+#define RUN_ID_SIZE 72
 struct run {
-	char id[72];
+	char id[RUN_ID_SIZE];
 	char request_id[40];
 	int attach_fd; /* the attach connection: stdin in, output back */
+	int pool_slot; /* the warm slot claimed, or -1 */
 	long long deadline;
 };
 long long run_budget(const struct conf *c);
@@ -306,7 +312,38 @@ int run_finish(struct docker *d, const struct image *im, struct run *r,
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
 enum outcome run_outcome(json_object *result);
 char *run_create_body(const struct conf *c, const struct image *im,
-    const char *request_id);
+    const char *request_id, int warm);
+unsigned long long run_fingerprint(const struct conf *c,
+    const struct image *im);
+int run_prepare(struct docker *d, const struct conf *c, const struct image *im,
+    const char *nonce, char *id, struct error *e);
+
+/* pool.c: warm containers, shared by every process */
+#define POOL_SLOTS 256
+#define POOL_IMAGES 64
+enum pool_state { POOL_FREE, POOL_CREATING, POOL_READY, POOL_CLAIMED };
+enum pool_event { POOL_HIT, POOL_MISS, POOL_REFILL_FAILED };
+struct pool_image_stats {
+	long long hits;
+	long long misses;
+	long long refill_failures;
+};
+int pool_create(void);
+unsigned long long pool_hash(const char *s, size_t len);
+int pool_reserve(unsigned long long fingerprint, unsigned long long nonce);
+void pool_ready(int slot, const char *id, long long now);
+int pool_claim(unsigned long long fingerprint, char *id);
+int pool_claim_stale(int (*keep)(unsigned long long, void *), void *arg,
+    long long ready_before, char *id);
+void pool_release(int slot);
+int pool_release_owner(pid_t pid);
+int pool_count(unsigned long long fingerprint, int ready_only);
+int pool_holds(const char *request);
+void pool_count_event(const char *name, enum pool_event event);
+void pool_stats(const char *name, struct pool_image_stats *st);
+
+/* keeper.c */
+int keeper_main(const struct conf *c);
 
 /* reap.c */
 typedef int (*reap_owned_fn)(pid_t worker, const char *request);
