@@ -259,6 +259,17 @@ def payload_without_language_command_or_instructions_is_400_request_payload():
 
 
 @suite.test
+def build_command_with_a_nul_byte_is_400_request_payload():
+    # The runner refuses it too, but only once its container exists.
+    settle()
+    r = run(TINY, {"runInstructions": {"buildCommands": ["echo a\u0000b"],
+                                       "runCommand": "true"},
+                   "files": files(("main.sh", ""))})
+    expect_error(r, 400, "request.payload")
+    expect(new_containers() == [], "no container created", r)
+
+
+@suite.test
 def more_than_1000_files_is_400_request_payload():
     many = [{"name": "f%d" % i, "content": ""} for i in range(1001)]
     expect_error(run(TINY, {"language": "bash", "files": many}), 400, "request.payload")

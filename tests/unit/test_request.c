@@ -317,6 +317,11 @@ test_messages(void)
 	    "payload.runInstructions.buildCommands[0] must be a string of at "
 	    "most 65536 bytes", "a build command of 65537 bytes");
 
+	SAYS(RUN("{\"runInstructions\":{\"buildCommands\":[\"a\\u0000\"],"
+	    "\"runCommand\":\"x\"}," FILES "}"),
+	    "payload.runInstructions.buildCommands[0] holds a NUL byte",
+	    "a build command with a NUL byte, which the runner refuses");
+
 	SAYS(RUN("{" FILES "}"), "payload needs a language, a command or "
 	    "runInstructions", "no language, command nor runInstructions");
 }
