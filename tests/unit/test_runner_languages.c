@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,64 @@ test_errors(void)
 	    "a language without files is an error");
 }
 
+/*
+ * The language the recipe images/IMAGE/Dockerfile labels itself with
+ * (LABEL runbox.language=NAME) into lang, or "" if it has none.
+ */
+static void
+recipe_language(const char *image, char *lang, size_t len)
+{
+	static const char label[] = "LABEL runbox.language=";
+	char path[1024], line[512];
+	FILE *fp;
+
+	lang[0] = '\0';
+	snprintf(path, sizeof(path), "%s/images/%s/Dockerfile", TOP_SRCDIR,
+	    image);
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, label, sizeof(label) - 1) == 0) {
+			snprintf(lang, len, "%.*s", (int)strcspn(line +
+			    sizeof(label) - 1, " \n"), line + sizeof(label) - 1);
+			break;
+		}
+	fclose(fp);
+}
+
+/* Each image runs its language through the table, and plaintext runs in all. */
+static void
+test_images(void)
+{
+	char lang[64], err[RUNNER_ERRLEN];
+	struct runner_plan p;
+	struct dirent *de;
+	size_t n = 0, bad = 0;
+	DIR *d;
+
+	if ((d = opendir(TOP_SRCDIR "/images")) == NULL) {
+		ok(0, "images/ can be read");
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		recipe_language(de->d_name, lang, sizeof(lang));
+		if (lang[0] == '\0')
+			continue;
+		n++;
+		if (plan(lang, NAMES("main"), &p, err, sizeof(err)) == -1) {
+			printf("# images/%s: %s\n", de->d_name, err);
+			bad++;
+			continue;
+		}
+		plan_free(&p);
+	}
+	closedir(d);
+	ok(n > 0 && bad == 0, "the language of each of the %zu image recipes "
+	    "has a row", n);
+	ok(plans("plaintext", NAMES("notes.txt"), NONE, "exec cat 'notes.txt'"),
+	    "plaintext is cat, which every image has");
+}
+
 int
 main(void)
 {
@@ -263,5 +322,6 @@ main(void)
 	test_placeholders();
 	test_main_file();
 	test_errors();
+	test_images();
 	return tap_done();
 }
