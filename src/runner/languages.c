@@ -221,8 +221,8 @@ languages_expand(const char *tmpl, const struct language *lang,
 /*
  * Fills plan with the build and run commands of a language from the
  * table, expanded for files (whose first name is the main file).  The
- * caller frees plan->build[], plan->build and plan->run.  Returns -1 with
- * the reason in err for an unknown language or an empty file list.
+ * caller releases it with languages_free().  Returns -1 with the reason
+ * in err for an unknown language or an empty file list.
  */
 int
 languages_plan(const char *language, const struct runner_files *files,
@@ -257,10 +257,19 @@ languages_plan(const char *language, const struct runner_files *files,
 	return 0;
 fail:
 	snprintf(err, errlen, "language: %s", strerror(errno));
+	languages_free(plan);
+	return -1;
+}
+
+/* Releases a plan, made here or by the runner from runInstructions. */
+void
+languages_free(struct runner_plan *plan)
+{
+	size_t i;
+
 	for (i = 0; i < plan->nbuild; i++)
 		free(plan->build[i]);
 	free(plan->build);
-	plan->build = NULL;
-	plan->nbuild = 0;
-	return -1;
+	free(plan->run);
+	memset(plan, 0, sizeof(*plan));
 }

@@ -177,18 +177,6 @@ runner_string(struct json_object *obj, const char *key, int nul_ok,
 	return 0;
 }
 
-static void
-runner_commands_free(struct runner_plan *plan)
-{
-	size_t i;
-
-	for (i = 0; i < plan->nbuild; i++)
-		free(plan->build[i]);
-	free(plan->build);
-	free(plan->run);
-	memset(plan, 0, sizeof(*plan));
-}
-
 /* Adds a copy of command to the plan: a build command or the run command. */
 static int
 runner_commands_add(struct runner_plan *plan, const char *command, int is_run,
@@ -407,7 +395,7 @@ main(void)
 		return 1;
 	}
 	exec_free(&res);
-	runner_commands_free(&p.plan);
+	languages_free(&p.plan);
 	files_free(&p.files);
 	json_object_put(p.root);
 	return 0;

@@ -49,6 +49,7 @@ struct runner_plan {
 
 int languages_plan(const char *language, const struct runner_files *files,
     struct runner_plan *plan, char *err, size_t errlen);
+void languages_free(struct runner_plan *plan);
 
 /* exec.c */
 struct exec_capture {

@@ -31,17 +31,6 @@ plan(const char *language, const char *const *names, struct runner_plan *p,
 	return languages_plan(language, &files, p, err, errlen);
 }
 
-static void
-plan_free(struct runner_plan *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nbuild; i++)
-		free(p->build[i]);
-	free(p->build);
-	free(p->run);
-}
-
 /*
  * True if language plans for names exactly the build commands build[]
  * (NULL-terminated) and the run command run.
@@ -72,7 +61,7 @@ plans(const char *language, const char *const *names,
 			break;
 		}
 	}
-	plan_free(&p);
+	languages_free(&p);
 	return same;
 }
 
@@ -125,7 +114,7 @@ one_word(const char *name, const char *word)
 	same = strncmp(p.run, prefix, sizeof(prefix) - 1) == 0 &&
 	    (words = shell_words(p.run + sizeof(prefix) - 1, &len)) != NULL &&
 	    len == strlen(word) + 1 && memcmp(words, word, len) == 0;
-	plan_free(&p);
+	languages_free(&p);
 	return same;
 }
 
@@ -306,7 +295,7 @@ test_images(void)
 			bad++;
 			continue;
 		}
-		plan_free(&p);
+		languages_free(&p);
 	}
 	closedir(d);
 	ok(n > 0 && bad == 0, "the language of each of the %zu image recipes "
