@@ -118,79 +118,93 @@ one_word(const char *name, const char *word)
 	return same;
 }
 
-static void
-test_quoting(void)
-{
-	ok(plans("python", NAMES("main.py"), NONE, "exec python3 'main.py'"),
-	    "a plain name is quoted");
-	ok(plans("python", NAMES("my prog.py"), NONE,
-	    "exec python3 'my prog.py'"), "a space stays inside the quotes");
-	ok(plans("python", NAMES("it's.py"), NONE,
-	    "exec python3 'it'\\''s.py'"),
-	    "a single quote closes, escapes and reopens the quotes");
-	ok(plans("python", NAMES("a\"b.py"), NONE,
-	    "exec python3 'a\"b.py'"), "a double quote is taken as it is");
-	ok(plans("python", NAMES("$HOME$(id).py"), NONE,
-	    "exec python3 '$HOME$(id).py'"), "$ is not expanded");
-	ok(plans("python", NAMES("`id`.py"), NONE,
-	    "exec python3 '`id`.py'"), "backticks are not run");
-	ok(plans("python", NAMES("-c.py"), NONE,
-	    "exec python3 ./'-c.py'"),
-	    "a leading dash gets ./ so that it is no option");
-	ok(plans("python", NAMES("h\xc3\xa9llo w\xc3\xb6rld.py"), NONE,
-	    "exec python3 'h\xc3\xa9llo w\xc3\xb6rld.py'"),
-	    "non-ASCII bytes are kept as they are");
-	ok(plans("python", NAMES("a\\b*?[c]~;&|<>.py"), NONE,
-	    "exec python3 'a\\b*?[c]~;&|<>.py'"),
-	    "backslash, globs and operators stay inside the quotes");
+/* typescript's build command up to {main} {others}. */
+#define TSC "exec tsc --target es2020 --module commonjs --skipLibCheck " \
+	"--typeRoots /usr/share/nodejs/@types --types node "
 
-	ok(one_word("my prog.py", "my prog.py"), "sh sees a name with a space "
-	    "as one word");
-	ok(one_word("it's \"x\".py", "it's \"x\".py"),
-	    "sh sees a name with both quotes as one word");
-	ok(one_word("$HOME `id` $(id).py", "$HOME `id` $(id).py"),
-	    "sh sees $, backticks and $() as they are, in one word");
-	ok(one_word("-rf .py", "./-rf .py"),
-	    "sh sees a name with a leading dash as one word after ./");
-	ok(one_word("h\xc3\xa9llo w\xc3\xb6rld.py", "h\xc3\xa9llo w\xc3\xb6rld.py"),
-	    "sh sees a non-ASCII name as one word");
-	ok(one_word("a\\b*?[c]~.py", "a\\b*?[c]~.py"),
-	    "sh neither unescapes nor globs a name");
-}
+/*
+ * A main file alone: its one build command (NULL: none) and its run
+ * command.  An empty {others} leaves its spaces: "'Main.java' ".
+ */
+static const struct expansion {
+	const char *language;
+	const char *main;
+	const char *build;
+	const char *run;
+	const char *what;
+} expansions[] = {
+	{ "python", "main.py", NULL, "exec python3 'main.py'",
+	    "a plain name is quoted" },
+	{ "python", "my prog.py", NULL, "exec python3 'my prog.py'",
+	    "a space stays inside the quotes" },
+	{ "python", "it's.py", NULL, "exec python3 'it'\\''s.py'",
+	    "a single quote closes, escapes and reopens the quotes" },
+	{ "python", "a\"b.py", NULL, "exec python3 'a\"b.py'",
+	    "a double quote is taken as it is" },
+	{ "python", "$HOME$(id).py", NULL, "exec python3 '$HOME$(id).py'",
+	    "$ is not expanded" },
+	{ "python", "`id`.py", NULL, "exec python3 '`id`.py'",
+	    "backticks are not run" },
+	{ "python", "-c.py", NULL, "exec python3 ./'-c.py'",
+	    "a leading dash gets ./ so that it is no option" },
+	{ "python", "h\xc3\xa9llo w\xc3\xb6rld.py", NULL,
+	    "exec python3 'h\xc3\xa9llo w\xc3\xb6rld.py'",
+	    "non-ASCII bytes are kept as they are" },
+	{ "python", "a\\b*?[c]~;&|<>.py", NULL,
+	    "exec python3 'a\\b*?[c]~;&|<>.py'",
+	    "backslash, globs and operators stay inside the quotes" },
+	{ "typescript", "src/app.ts", TSC "'src/app.ts'  >&2",
+	    "exec node 'src/app'.js",
+	    "{stem} is the main file without its extension, directory kept" },
+	{ "typescript", "-a b.ts", TSC "./'-a b.ts'  >&2",
+	    "exec node ./'-a b'.js",
+	    "{stem} is quoted like a path, a leading dash included" },
+	{ "typescript", "v1.2/app", TSC "'v1.2/app'  >&2",
+	    "exec node 'v1.2/app'.js",
+	    "{stem} looks for the extension in the base name only" },
+	{ "typescript", "lib/.ts", TSC "'lib/.ts'  >&2",
+	    "exec node 'lib/.ts'.js", "{stem} keeps a dot file's name whole" },
+	{ "java", "src/Main.java", "exec javac -d . 'src/Main.java' ",
+	    "exec java -cp . 'Main'",
+	    "{name} is the base name without directory and extension" },
+	{ "java", "It's.java", "exec javac -d . 'It'\\''s.java' ",
+	    "exec java -cp . 'It'\\''s'", "{name} is quoted" },
+	{ "java", "-X.java", "exec javac -d . ./'-X.java' ",
+	    "exec java -cp . '-X'", "{name} is a class name, not a path: no ./" },
+	{ "plaintext", "notes.txt", NULL, "exec cat 'notes.txt'",
+	    "plaintext is cat, which every image has" },
+};
 
-/* An empty {others} leaves its spaces around it: "'Main.java' ". */
+/* Names that sh must see as one word, word, in python's run command. */
+static const struct one_word {
+	const char *name;
+	const char *word;
+	const char *what;
+} one_words[] = {
+	{ "my prog.py", "my prog.py", "a name with a space" },
+	{ "it's \"x\".py", "it's \"x\".py", "a name with both quotes" },
+	{ "$HOME `id` $(id).py", "$HOME `id` $(id).py",
+	    "$, backticks and $(), as they are" },
+	{ "-rf .py", "./-rf .py", "a name with a leading dash, after ./" },
+	{ "h\xc3\xa9llo w\xc3\xb6rld.py", "h\xc3\xa9llo w\xc3\xb6rld.py",
+	    "a non-ASCII name" },
+	{ "a\\b*?[c]~.py", "a\\b*?[c]~.py", "a name neither unescaped nor "
+	    "globbed" },
+};
+
 static void
-test_placeholders(void)
+test_expansions(void)
 {
-	ok(plans("typescript", NAMES("src/app.ts"),
-	    NAMES("exec tsc --target es2020 --module commonjs --skipLibCheck "
-	    "--typeRoots /usr/share/nodejs/@types --types node 'src/app.ts' "
-	    " >&2"), "exec node 'src/app'.js"),
-	    "{stem} is the main file without its extension, directory kept");
-	ok(plans("typescript", NAMES("-a b.ts"),
-	    NAMES("exec tsc --target es2020 --module commonjs --skipLibCheck "
-	    "--typeRoots /usr/share/nodejs/@types --types node ./'-a b.ts' "
-	    " >&2"), "exec node ./'-a b'.js"),
-	    "{stem} is quoted like a path, a leading dash included");
-	ok(plans("typescript", NAMES("v1.2/app"),
-	    NAMES("exec tsc --target es2020 --module commonjs --skipLibCheck "
-	    "--typeRoots /usr/share/nodejs/@types --types node 'v1.2/app' "
-	    " >&2"), "exec node 'v1.2/app'.js"),
-	    "{stem} looks for the extension in the base name only");
-	ok(plans("typescript", NAMES("lib/.ts"),
-	    NAMES("exec tsc --target es2020 --module commonjs --skipLibCheck "
-	    "--typeRoots /usr/share/nodejs/@types --types node 'lib/.ts' "
-	    " >&2"), "exec node 'lib/.ts'.js"),
-	    "{stem} keeps a dot file's name whole");
-	ok(plans("java", NAMES("src/Main.java"),
-	    NAMES("exec javac -d . 'src/Main.java' "), "exec java -cp . 'Main'"),
-	    "{name} is the base name without directory and extension");
-	ok(plans("java", NAMES("It's.java"),
-	    NAMES("exec javac -d . 'It'\\''s.java' "),
-	    "exec java -cp . 'It'\\''s'"), "{name} is quoted");
-	ok(plans("java", NAMES("-X.java"),
-	    NAMES("exec javac -d . ./'-X.java' "), "exec java -cp . '-X'"),
-	    "{name} is a class name, not a path: no ./");
+	const struct expansion *x;
+	const struct one_word *w;
+
+	for (x = expansions; x < expansions + sizeof(expansions) /
+	    sizeof(expansions[0]); x++)
+		ok(plans(x->language, NAMES(x->main), x->build != NULL ?
+		    NAMES(x->build) : NONE, x->run), "%s", x->what);
+	for (w = one_words; w < one_words + sizeof(one_words) /
+	    sizeof(one_words[0]); w++)
+		ok(one_word(w->name, w->word), "sh sees one word: %s", w->what);
 	ok(plans("assembly", NAMES("main.asm"),
 	    NAMES("exec nasm -f elf64 -o a.o 'main.asm'", "exec ld -o a.out a.o"),
 	    "exec ./a.out"), "each build command is expanded on its own");
@@ -271,7 +285,7 @@ recipe_language(const char *image, char *lang, size_t len)
 	fclose(fp);
 }
 
-/* Each image runs its language through the table, and plaintext runs in all. */
+/* The language of each image recipe has a row. */
 static void
 test_images(void)
 {
@@ -300,15 +314,12 @@ test_images(void)
 	closedir(d);
 	ok(n > 0 && bad == 0, "the language of each of the %zu image recipes "
 	    "has a row", n);
-	ok(plans("plaintext", NAMES("notes.txt"), NONE, "exec cat 'notes.txt'"),
-	    "plaintext is cat, which every image has");
 }
 
 int
 main(void)
 {
-	test_quoting();
-	test_placeholders();
+	test_expansions();
 	test_main_file();
 	test_errors();
 	test_images();
