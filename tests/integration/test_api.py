@@ -389,6 +389,13 @@ def unknown_language_is_reported_by_the_runner():
 
 
 @suite.test
+def plaintext_is_cat_in_an_image_without_a_toolchain():
+    # The one language of the runner's table without an image of its own.
+    r = run(TINY, {"language": "plaintext", "files": files(("notes.txt", "as it is\n$HOME\n"))})
+    expect_run(r, "as it is\n$HOME\n")
+
+
+@suite.test
 def custom_command_replaces_the_default():
     r = run(TINY, {"language": "bash", "command": "sh main.sh arg1",
                    "files": files(("main.sh", 'echo "first=$1 count=$#"'))})
