@@ -1,7 +1,9 @@
 /*
  * Validation of a POST /run body before any container exists: the JSON
  * itself, the {image, payload} envelope and the shape of the payload the
- * runner will receive.  Rules are data: a table of payload fields.
+ * runner will receive.  Rules are data: tables of fields with their
+ * types and limits, the limits the runner shares from runner.h, and the
+ * runner's own checks where a table cannot say it (file names).
  */
 #include "config.h"
 
@@ -13,118 +15,128 @@
 #include "runner.h"
 
 #define REQUEST_MAX_DEPTH 16
-#define REQUEST_MAX_FILES 1000
+#define REQUEST_MAX_IMAGE 255 /* Docker's bound on an image name */
 #define REQUEST_MAX_COMMANDS 64
 #define REQUEST_MAX_COMMAND 65536
 #define REQUEST_MAX_LANGUAGE 64
 
+#define REQUEST_REQUIRED 0x1 /* absent or null is an error */
+#define REQUEST_CSTRING 0x2  /* a string the runner uses as a C string */
+
+typedef int (*request_check_fn)(json_object *, const char *, struct error *);
+
+/*
+ * What one value of the payload must be.  Members of an object have a
+ * name; the payload itself and the items of an array have none.
+ */
 struct request_field {
 	const char *name;
 	json_type type;
-	int required;
-	size_t max_len; /* for strings; 0 = any length, NULs allowed */
+	int flags;
+	size_t max; /* string: bytes, if REQUEST_CSTRING; array: items; 0: any */
+	size_t min; /* array: items */
+	const char *noun; /* array: its items in a message ("files") */
+	const struct request_field *item;   /* array: each item */
+	const struct request_field *fields; /* object: members, NULL name last */
+	request_check_fn check; /* a rule the runner knows, once the rest holds */
 };
 
-static const struct request_field request_payload_fields[] = {
-	{ "language", json_type_string, 0, REQUEST_MAX_LANGUAGE },
-	{ "files", json_type_array, 1, 0 },
-	{ "stdin", json_type_string, 0, 0 },
-	{ "command", json_type_string, 0, REQUEST_MAX_COMMAND },
-	{ "runInstructions", json_type_object, 0, 0 },
-};
+static int request_check_name(json_object *, const char *, struct error *);
+static int request_check_clashes(json_object *, const char *,
+    struct error *);
 
 static const struct request_field request_file_fields[] = {
-	{ "name", json_type_string, 1, 0 },
-	{ "content", json_type_string, 1, 0 },
+	{ .name = "name", .type = json_type_string,
+	    .flags = REQUEST_REQUIRED | REQUEST_CSTRING,
+	    .check = request_check_name },
+	{ .name = "content", .type = json_type_string,
+	    .flags = REQUEST_REQUIRED },
+	{ .name = NULL }
+};
+
+static const struct request_field request_file = {
+	.type = json_type_object, .fields = request_file_fields
+};
+
+static const struct request_field request_command = {
+	.type = json_type_string, .flags = REQUEST_CSTRING,
+	.max = REQUEST_MAX_COMMAND
 };
 
 static const struct request_field request_instruction_fields[] = {
-	{ "buildCommands", json_type_array, 0, 0 },
-	{ "runCommand", json_type_string, 1, REQUEST_MAX_COMMAND },
+	{ .name = "buildCommands", .type = json_type_array,
+	    .max = REQUEST_MAX_COMMANDS, .noun = "commands",
+	    .item = &request_command },
+	{ .name = "runCommand", .type = json_type_string,
+	    .flags = REQUEST_REQUIRED | REQUEST_CSTRING,
+	    .max = REQUEST_MAX_COMMAND },
+	{ .name = NULL }
 };
 
-/*
- * Check an object against a field table.  A null value counts as absent,
- * as glot's runner treats it; unknown fields are left for the runner.
- */
-static int
-request_check_fields(json_object *o, const char *what,
-    const struct request_field *fields, size_t n, struct error *e)
-{
-	json_object *v;
-	const char *s;
-	size_t i, len;
+static const struct request_field request_payload_fields[] = {
+	{ .name = "language", .type = json_type_string,
+	    .flags = REQUEST_CSTRING, .max = REQUEST_MAX_LANGUAGE },
+	{ .name = "files", .type = json_type_array, .flags = REQUEST_REQUIRED,
+	    .min = 1, .max = FILES_MAX, .noun = "files",
+	    .item = &request_file, .check = request_check_clashes },
+	{ .name = "stdin", .type = json_type_string },
+	{ .name = "command", .type = json_type_string,
+	    .flags = REQUEST_CSTRING, .max = REQUEST_MAX_COMMAND },
+	{ .name = "runInstructions", .type = json_type_object,
+	    .fields = request_instruction_fields },
+	{ .name = NULL }
+};
 
-	if (!json_object_is_type(o, json_type_object)) {
-		error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be an object",
-		    what);
+static const struct request_field request_payload = {
+	.type = json_type_object, .fields = request_payload_fields
+};
+
+static int request_check_value(json_object *, const struct request_field *,
+    const char *, struct error *);
+
+/* A file name the runner would refuse to write. */
+static int
+request_check_name(json_object *v, const char *path, struct error *e)
+{
+	const char *name = json_object_get_string(v);
+	char why[RUNNER_ERRLEN];
+
+	if (files_check_name(name, why, sizeof(why)) == -1) {
+		error_set(e, ERROR_REQUEST_PAYLOAD, "%s '%.200s': %s", path,
+		    name, why);
 		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (!json_object_object_get_ex(o, fields[i].name, &v) ||
-		    v == NULL) {
-			if (!fields[i].required)
-				continue;
-			error_set(e, ERROR_REQUEST_PAYLOAD,
-			    "%s.%s is missing", what, fields[i].name);
-			return -1;
-		}
-		if (!json_object_is_type(v, fields[i].type)) {
-			error_set(e, ERROR_REQUEST_PAYLOAD,
-			    "%s.%s must be of type %s", what, fields[i].name,
-			    json_type_to_name(fields[i].type));
-			return -1;
-		}
-		if (fields[i].type != json_type_string || !fields[i].max_len)
-			continue;
-		s = json_object_get_string(v);
-		len = (size_t)json_object_get_string_len(v);
-		if (len > fields[i].max_len || strlen(s) != len) {
-			error_set(e, ERROR_REQUEST_PAYLOAD, "%s.%s must be "
-			    "at most %zu bytes without NUL bytes", what,
-			    fields[i].name, fields[i].max_len);
-			return -1;
-		}
 	}
 	return 0;
 }
 
-#define CHECK_FIELDS(o, what, table, e) \
-	request_check_fields((o), (what), (table), \
-	    sizeof(table) / sizeof((table)[0]), (e))
-
-/* 1 when b names a or something under a ("a" and "a/b"). */
-static int
-request_name_covers(const char *a, const char *b)
+/* The name of file i, whose fields have been checked. */
+static const char *
+request_file_name(json_object *files, size_t i)
 {
-	size_t len = strlen(a);
+	json_object *v;
 
-	return strncmp(a, b, len) == 0 && (b[len] == '\0' || b[len] == '/');
+	json_object_object_get_ex(json_object_array_get_idx(files, i), "name",
+	    &v);
+	return json_object_get_string(v);
 }
 
 /* Two files with one name, or a file where another needs a directory,
  * would fail inside the container: refuse them before it exists. */
 static int
-request_check_clashes(json_object *files, struct error *e)
+request_check_clashes(json_object *files, const char *path, struct error *e)
 {
-	const char *a, *b;
 	size_t i, j, n = json_object_array_length(files);
-	json_object *v;
+	const char *a, *b;
 
 	for (i = 0; i < n; i++) {
-		json_object_object_get_ex(json_object_array_get_idx(files, i),
-		    "name", &v);
-		a = json_object_get_string(v);
+		a = request_file_name(files, i);
 		for (j = i + 1; j < n; j++) {
-			json_object_object_get_ex(
-			    json_object_array_get_idx(files, j), "name", &v);
-			b = json_object_get_string(v);
-			if (request_name_covers(a, b) ||
-			    request_name_covers(b, a)) {
+			b = request_file_name(files, j);
+			if (files_check_clash(a, b) == -1) {
 				error_set(e, ERROR_REQUEST_PAYLOAD,
-				    "payload.files[%zu].name '%.200s' clashes "
-				    "with payload.files[%zu].name '%.200s'", j,
-				    b, i, a);
+				    "%s[%zu].name '%.200s' clashes with "
+				    "%s[%zu].name '%.200s'", path, j, b, path,
+				    i, a);
 				return -1;
 			}
 		}
@@ -132,71 +144,113 @@ request_check_clashes(json_object *files, struct error *e)
 	return 0;
 }
 
+/*
+ * A string of the payload.  The messages read as they always have: a
+ * member says "must be at most N bytes without NUL bytes" or "holds a NUL
+ * byte", an item of an array "must be a string of at most N bytes".
+ */
 static int
-request_check_files(json_object *files, struct error *e)
+request_check_string(json_object *v, const struct request_field *f,
+    const char *path, struct error *e)
 {
-	json_object *f, *name;
-	char why[128], what[32];
-	size_t i, n = json_object_array_length(files);
-	const char *s;
+	size_t len = (size_t)json_object_get_string_len(v);
 
-	if (n == 0 || n > REQUEST_MAX_FILES) {
-		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.files must "
-		    "hold 1 to %d files", REQUEST_MAX_FILES);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		f = json_object_array_get_idx(files, i);
-		snprintf(what, sizeof(what), "payload.files[%zu]", i);
-		if (CHECK_FIELDS(f, what, request_file_fields, e) == -1)
-			return -1;
-		json_object_object_get_ex(f, "name", &name);
-		s = json_object_get_string(name);
-		if (strlen(s) != (size_t)json_object_get_string_len(name)) {
-			error_set(e, ERROR_REQUEST_PAYLOAD,
-			    "%s.name holds a NUL byte", what);
-			return -1;
-		}
-		if (files_check_name(s, why, sizeof(why)) == -1) {
-			error_set(e, ERROR_REQUEST_PAYLOAD,
-			    "%s.name '%.200s': %s", what, s, why);
-			return -1;
-		}
-	}
-	return request_check_clashes(files, e);
+	if (!(f->flags & REQUEST_CSTRING) ||
+	    files_check_string(v, f->max) == 0)
+		return 0;
+	if (f->name == NULL && f->max != 0 && len > f->max)
+		error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be a string of "
+		    "at most %zu bytes", path, f->max);
+	else if (f->name != NULL && f->max != 0)
+		error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be at most %zu "
+		    "bytes without NUL bytes", path, f->max);
+	else
+		error_set(e, ERROR_REQUEST_PAYLOAD, "%s holds a NUL byte",
+		    path);
+	return -1;
 }
 
 static int
-request_check_instructions(json_object *ri, struct error *e)
+request_check_array(json_object *v, const struct request_field *f,
+    const char *path, struct error *e)
 {
-	json_object *cmds, *cmd;
-	size_t i, n;
+	size_t i, n = json_object_array_length(v);
+	char item[96];
 
-	if (CHECK_FIELDS(ri, "payload.runInstructions",
-	    request_instruction_fields, e) == -1)
-		return -1;
-	if (!json_object_object_get_ex(ri, "buildCommands", &cmds) ||
-	    cmds == NULL)
-		return 0;
-	n = json_object_array_length(cmds);
-	if (n > REQUEST_MAX_COMMANDS) {
-		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.runInstructions"
-		    ".buildCommands holds more than %d commands",
-		    REQUEST_MAX_COMMANDS);
+	if (n < f->min || (f->max != 0 && n > f->max)) {
+		if (f->min != 0)
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s must hold %zu "
+			    "to %zu %s", path, f->min, f->max, f->noun);
+		else
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s holds more "
+			    "than %zu %s", path, f->max, f->noun);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		cmd = json_object_array_get_idx(cmds, i);
-		if (!json_object_is_type(cmd, json_type_string) ||
-		    json_object_get_string_len(cmd) > REQUEST_MAX_COMMAND) {
-			error_set(e, ERROR_REQUEST_PAYLOAD, "payload."
-			    "runInstructions.buildCommands[%zu] must be a "
-			    "string of at most %d bytes", i,
-			    REQUEST_MAX_COMMAND);
+		snprintf(item, sizeof(item), "%s[%zu]", path, i);
+		if (request_check_value(json_object_array_get_idx(v, i),
+		    f->item, item, e) == -1)
 			return -1;
-		}
 	}
 	return 0;
+}
+
+/*
+ * The members of an object.  A null value counts as absent, as glot's
+ * runner treats it; unknown members are left for the runner.
+ */
+static int
+request_check_object(json_object *o, const struct request_field *fields,
+    const char *path, struct error *e)
+{
+	const struct request_field *f;
+	char member[96];
+	json_object *v;
+
+	for (f = fields; f->name != NULL; f++) {
+		snprintf(member, sizeof(member), "%s.%s", path, f->name);
+		if (!json_object_object_get_ex(o, f->name, &v) || v == NULL) {
+			if (!(f->flags & REQUEST_REQUIRED))
+				continue;
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s is missing",
+			    member);
+			return -1;
+		}
+		if (request_check_value(v, f, member, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A value against its rule; path names it in messages ("payload.files[2]"). */
+static int
+request_check_value(json_object *v, const struct request_field *f,
+    const char *path, struct error *e)
+{
+	int rc = 0;
+
+	if (!json_object_is_type(v, f->type)) {
+		if (f->name == NULL && f->type == json_type_object)
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be an "
+			    "object", path);
+		else if (f->name == NULL && f->type == json_type_string &&
+		    f->max != 0)
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be a "
+			    "string of at most %zu bytes", path, f->max);
+		else
+			error_set(e, ERROR_REQUEST_PAYLOAD, "%s must be of "
+			    "type %s", path, json_type_to_name(f->type));
+		return -1;
+	}
+	if (f->type == json_type_string)
+		rc = request_check_string(v, f, path, e);
+	else if (f->type == json_type_array)
+		rc = request_check_array(v, f, path, e);
+	else if (f->type == json_type_object)
+		rc = request_check_object(v, f->fields, path, e);
+	if (rc == 0 && f->check != NULL)
+		rc = f->check(v, path, e);
+	return rc;
 }
 
 /* The payload as the runner expects it: files, and a language or a way
@@ -204,16 +258,13 @@ request_check_instructions(json_object *ri, struct error *e)
 int
 request_check_payload(json_object *payload, struct error *e)
 {
-	json_object *v, *ri = NULL;
+	json_object *v;
 
-	if (CHECK_FIELDS(payload, "payload", request_payload_fields, e) == -1)
+	if (request_check_value(payload, &request_payload, "payload", e) == -1)
 		return -1;
-	json_object_object_get_ex(payload, "files", &v);
-	if (request_check_files(v, e) == -1)
-		return -1;
-	if (json_object_object_get_ex(payload, "runInstructions", &ri) &&
-	    ri != NULL)
-		return request_check_instructions(ri, e);
+	if (json_object_object_get_ex(payload, "runInstructions", &v) &&
+	    v != NULL)
+		return 0;
 	if (json_object_object_get_ex(payload, "language", &v) && v != NULL)
 		return 0;
 	if (json_object_object_get_ex(payload, "command", &v) && v != NULL &&
@@ -287,13 +338,10 @@ request_parse_run(const char *body, size_t len, struct run_request *r,
 		goto fail;
 	}
 	if (!json_object_object_get_ex(r->root, "image", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0 ||
-	    json_object_get_string_len(v) > 255 ||
-	    strlen(json_object_get_string(v)) !=
-	    (size_t)json_object_get_string_len(v)) {
+	    files_check_string(v, REQUEST_MAX_IMAGE) == -1 ||
+	    json_object_get_string_len(v) == 0) {
 		error_set(e, ERROR_REQUEST_JSON, "image must be a non-empty "
-		    "string of at most 255 bytes");
+		    "string of at most %d bytes", REQUEST_MAX_IMAGE);
 		goto fail;
 	}
 	r->image = json_object_get_string(v);

@@ -15,6 +15,24 @@
 #include "runner.h"
 
 /*
+ * Returns 0 if s is a JSON string of at most max bytes (0: any length)
+ * without a NUL byte, else -1.  Names and commands become C strings, and
+ * a NUL would cut them short of what the client sent.
+ */
+int
+files_check_string(struct json_object *s, size_t max)
+{
+	size_t len;
+
+	if (!json_object_is_type(s, json_type_string))
+		return -1;
+	len = (size_t)json_object_get_string_len(s);
+	if (max != 0 && len > max)
+		return -1;
+	return memchr(json_object_get_string(s), '\0', len) == NULL ? 0 : -1;
+}
+
+/*
  * Returns 0 if name is a relative path that stays inside the work dir,
  * else -1 with the reason in err.  Pure, so that runboxd can reject a bad
  * payload before it creates a container.  Names are at most
@@ -109,10 +127,10 @@ files_write_one(const char *name, const char *content, size_t len)
 	return close(fd);
 }
 
-/* Returns the string member key of entry i, its length in *len. */
-static const char *
-files_member(struct json_object *entry, size_t i, const char *key,
-    size_t *len, char *err, size_t errlen)
+/* Returns the string member key of entry i. */
+static struct json_object *
+files_member(struct json_object *entry, size_t i, const char *key, char *err,
+    size_t errlen)
 {
 	struct json_object *val;
 
@@ -122,19 +140,22 @@ files_member(struct json_object *entry, size_t i, const char *key,
 		    i, key);
 		return NULL;
 	}
-	*len = (size_t)json_object_get_string_len(val);
-	return json_object_get_string(val);
+	return val;
 }
 
-/* True if a and b are the same name or one is a directory of the other. */
-static int
-files_overlap(const char *a, const char *b)
+/*
+ * Returns -1 if two files named a and b cannot both be written: the same
+ * name, or one names a directory of the other ("a" and "a/b"), else 0.
+ */
+int
+files_check_clash(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
 	if (la > lb)
-		return files_overlap(b, a);
-	return strncmp(a, b, la) == 0 && (b[la] == '\0' || b[la] == '/');
+		return files_check_clash(b, a);
+	return strncmp(a, b, la) == 0 && (b[la] == '\0' || b[la] == '/') ?
+	    -1 : 0;
 }
 
 static int
@@ -142,34 +163,36 @@ files_load_one(struct json_object *entry, size_t i, struct runner_files *files,
     size_t *total, char *err, size_t errlen)
 {
 	struct runner_file *f = &files->v[i];
+	struct json_object *val;
 	char why[RUNNER_ERRLEN];
-	size_t j, len;
+	size_t j;
 
 	if (!json_object_is_type(entry, json_type_object)) {
 		snprintf(err, errlen, "files[%zu]: not an object", i);
 		return -1;
 	}
-	if ((f->name = files_member(entry, i, "name", &len, err, errlen)) ==
-	    NULL)
+	if ((val = files_member(entry, i, "name", err, errlen)) == NULL)
 		return -1;
-	if (strlen(f->name) != len) {
+	if (files_check_string(val, 0) == -1) {
 		snprintf(err, errlen, "files[%zu].name: NUL byte", i);
 		return -1;
 	}
+	f->name = json_object_get_string(val);
 	if (files_check_name(f->name, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "files[%zu].name: %s", i, why);
 		return -1;
 	}
 	for (j = 0; j < i; j++) {
-		if (files_overlap(files->v[j].name, f->name)) {
+		if (files_check_clash(files->v[j].name, f->name) == -1) {
 			snprintf(err, errlen, "files[%zu].name: same as or a "
 			    "directory of files[%zu]", i, j);
 			return -1;
 		}
 	}
-	if ((f->content = files_member(entry, i, "content", &f->len, err,
-	    errlen)) == NULL)
+	if ((val = files_member(entry, i, "content", err, errlen)) == NULL)
 		return -1;
+	f->content = json_object_get_string(val);
+	f->len = (size_t)json_object_get_string_len(val);
 	*total += f->len;
 	if (*total > FILES_CONTENT_MAX) {
 		snprintf(err, errlen, "files: content larger than %d bytes in "

@@ -168,25 +168,13 @@ runner_string(struct json_object *obj, const char *key, int nul_ok,
 		snprintf(err, errlen, "%s: not a string", key);
 		return -1;
 	}
-	*s = json_object_get_string(val);
-	*len = (size_t)json_object_get_string_len(val);
-	if (!nul_ok && strlen(*s) != *len) {
+	if (!nul_ok && files_check_string(val, 0) == -1) {
 		snprintf(err, errlen, "%s: NUL byte", key);
 		return -1;
 	}
+	*s = json_object_get_string(val);
+	*len = (size_t)json_object_get_string_len(val);
 	return 0;
-}
-
-static void
-runner_commands_free(struct runner_plan *plan)
-{
-	size_t i;
-
-	for (i = 0; i < plan->nbuild; i++)
-		free(plan->build[i]);
-	free(plan->build);
-	free(plan->run);
-	memset(plan, 0, sizeof(*plan));
 }
 
 /* Adds a copy of command to the plan: a build command or the run command. */
@@ -240,9 +228,7 @@ runner_instructions(struct json_object *ins, struct runner_plan *plan,
 	}
 	for (i = 0; i < n; i++) {
 		cmd = json_object_array_get_idx(builds, i);
-		if (!json_object_is_type(cmd, json_type_string) ||
-		    strlen(json_object_get_string(cmd)) !=
-		    (size_t)json_object_get_string_len(cmd)) {
+		if (files_check_string(cmd, 0) == -1) {
 			snprintf(err, errlen,
 			    "buildCommands[%zu]: not a string or NUL byte", i);
 			return -1;
@@ -415,7 +401,7 @@ main(void)
 		return 1;
 	}
 	exec_free(&res);
-	runner_commands_free(&p.plan);
+	languages_free(&p.plan);
 	files_free(&p.files);
 	json_object_put(p.root);
 	return 0;

@@ -27,9 +27,12 @@ enum verdict {
 const char *verdict_name(enum verdict v);
 int verdict_parse(const char *name, enum verdict *v);
 
-/* files.c */
-#define FILES_MAX 1000
-#define FILES_NAME_MAX 255
+/*
+ * files.c.  runboxd links it too and checks a request with the same
+ * limits and rules before it creates a container.
+ */
+#define FILES_MAX 1000      /* entries of "files" */
+#define FILES_NAME_MAX 255  /* bytes of a file name */
 #define FILES_CONTENT_MAX (16 * 1024 * 1024)
 
 struct runner_file {
@@ -43,7 +46,9 @@ struct runner_files {
 	size_t count;
 };
 
+int files_check_string(struct json_object *s, size_t max);
 int files_check_name(const char *name, char *err, size_t errlen);
+int files_check_clash(const char *a, const char *b);
 int files_load(struct json_object *array, struct runner_files *files, char *err,
     size_t errlen);
 int files_write(const struct runner_files *files, char *err, size_t errlen);
@@ -58,6 +63,7 @@ struct runner_plan {
 
 int languages_plan(const char *language, const struct runner_files *files,
     struct runner_plan *plan, char *err, size_t errlen);
+void languages_free(struct runner_plan *plan);
 
 /* exec.c */
 struct exec_capture {

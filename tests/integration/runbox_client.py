@@ -3,8 +3,10 @@
 The suites import this module; the service URL, token and instance come
 from the environment that tests/integration/run sets up.
 """
+import configparser
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -67,6 +69,68 @@ def containers():
         ["docker", "ps", "-aq", "--filter", "label=runbox.instance=" + INSTANCE],
         check=True, capture_output=True, text=True).stdout
     return out.split()
+
+
+def duration_ms(text):
+    """An INI duration in ms, read as runboxd reads it (conf_parse_duration
+    in src/conf.c): "4s", "500ms", "2m", "1h"; a bare number is seconds."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h)?", text.strip())
+    if m is None:
+        raise ValueError("not a duration: %r" % text)
+    return int(m.group(1)) * {"ms": 1, "s": 1000, None: 1000, "m": 60000,
+                              "h": 3600000}[m.group(2)]
+
+
+def size_bytes(text):
+    """An INI size in bytes, read as runboxd reads it (conf_parse_size):
+    "65536", "64K", "128M", "1G", any case, with an optional B."""
+    m = re.fullmatch(r"(\d+)([KMG]?)B?", text.strip(), re.IGNORECASE)
+    if m is None:
+        raise ValueError("not a size: %r" % text)
+    return int(m.group(1)) * 1024 ** " KMG".index(m.group(2).upper() or " ")
+
+
+class Conf:
+    """The INI the service runs with: $RUNBOX_CONF, which tests/lib/service.sh
+    exports.  A value the suites need and the INI does not set is an error,
+    not runboxd's default copied here."""
+
+    def __init__(self, path=None):
+        self.path = path or os.environ["RUNBOX_CONF"]
+        self.ini = configparser.ConfigParser(interpolation=None,
+                                             inline_comment_prefixes=(";", "#"))
+        with open(self.path) as f:
+            self.ini.read_file(f)
+
+    def get(self, section, key):
+        if not self.ini.has_option(section, key):
+            raise KeyError("%s: [%s] %s is not set" % (self.path, section, key))
+        return self.ini.get(section, key)
+
+    @property
+    def workers(self):
+        return int(self.get("server", "workers"))
+
+    def images(self):
+        """The name of every [image.*] section: the images allowed."""
+        return [self.ini.get(s, "name") for s in self.ini.sections() if s.startswith("image.")]
+
+    def limit(self, image, key):
+        """A key of [limits] as the [image.*] section whose name is image
+        has it: its own value, else the one of [limits]."""
+        for section in self.ini.sections():
+            if (section.startswith("image.") and self.ini.get(section, "name") == image and
+                    self.ini.has_option(section, key)):
+                return self.ini.get(section, key)
+        return self.get("limits", key)
+
+    def execution_ms(self, image):
+        """execution_time of image, in ms: also the runner's own limit, as
+        runboxd sends it as RUNBOX_TIME_LIMIT_MS (src/run.c)."""
+        return duration_ms(self.limit(image, "execution_time"))
+
+    def output_size(self, image):
+        return size_bytes(self.limit(image, "output_size"))
 
 
 class Suite:

@@ -2,8 +2,9 @@
 """The HTTP API: routes, token, request validation, and what a run returns.
 
 Needs the environment of tests/integration/run (RUNBOX_URL, RUNBOX_TOKEN,
-...): images runbox/tiny (language bash runs main.sh with busybox sh) and
-runbox/python, max_body_size 256K.
+RUNBOX_CONF, ...): images runbox/tiny (language bash runs main.sh with
+busybox sh) and runbox/python, max_body_size 256K.  The worker count and
+the limits are read from the INI the service runs with.
 """
 import http.client
 import json
@@ -11,14 +12,15 @@ import re
 import time
 import urllib.parse
 
-from runbox_client import (TOKEN, URL, _ctx, containers, expect, expect_error,
-                           files, request, run, Suite)
+from runbox_client import (TOKEN, URL, _ctx, Conf, containers, expect, expect_error,
+                           files, request, run, size_bytes, Suite)
 
 TINY = "runbox/tiny:latest"
 PYTHON = "runbox/python:latest"
 HELLO_SH = {"language": "bash", "files": files(("main.sh", "echo hello world"))}
 
 suite = Suite("api")
+CONF = Conf()
 
 
 # Containers that were there before this suite are not its own: suites run
@@ -138,8 +140,9 @@ def status_counts_workers_requests_and_runs():
     first = request("GET", "/status")
     expect(first.status == 200 and isinstance(first.json, dict), "200 JSON", first)
     w = first.json.get("workers", {})
-    expect(w.get("total") == 4 and w.get("busy", 0) + w.get("idle", 0) == 4,
-           "4 workers ([server] workers)", first)
+    expect(w.get("total") == CONF.workers and
+           w.get("busy", 0) + w.get("idle", 0) == CONF.workers,
+           "%d workers ([server] workers)" % CONF.workers, first)
     expect_run(run(TINY, HELLO_SH), "hello world\n")
     # The run's counters move after its container is removed: poll briefly.
     deadline = time.monotonic() + 3
@@ -176,17 +179,21 @@ def images_lists_allowed_images_with_language_and_limits():
     r = request("GET", "/images")
     expect(r.status == 200 and isinstance(r.json, list), "200 with a JSON array", r)
     by_image = {i["image"]: i for i in r.json}
-    expect(sorted(by_image) == ["runbox/python:latest", "runbox/tiny:latest"],
+    expect(sorted(by_image) == sorted(CONF.images()),
            "exactly the [image.*] sections of the test INI", r)
-    py = by_image["runbox/python:latest"]
+    py = by_image[PYTHON]
     expect(py["language"] == "python" and py["available"] is True,
            "language from the section name; the image is built", r)
-    expect(py["limits"]["execution_time_ms"] == 6000 and
-           py["limits"]["memory"] == 128 * 1024 * 1024 and
-           py["limits"]["output_size"] == 64 * 1024 and py["limits"]["pids"] == 64,
-           "its own execution_time, the rest from [limits]", r)
-    expect(by_image["runbox/tiny:latest"]["limits"]["execution_time_ms"] == 4000,
-           "tiny takes [limits] as it is", r)
+    for image in (PYTHON, TINY):
+        want = {"execution_time_ms": CONF.execution_ms(image),
+                "memory": size_bytes(CONF.limit(image, "memory")),
+                "output_size": CONF.output_size(image),
+                "pids": int(CONF.limit(image, "pids"))}
+        got = {k: by_image[image]["limits"].get(k) for k in want}
+        expect(got == want, "%s: its own [image.*] limits, the rest from [limits]: %r"
+               % (image, want), r)
+    expect(CONF.execution_ms(PYTHON) != CONF.execution_ms(TINY),
+           "the INI gives python an execution_time of its own, so both sources are seen")
 
 
 # --- request validation ------------------------------------------------------
@@ -256,6 +263,17 @@ def payload_without_language_command_or_instructions_is_400_request_payload():
     expect_error(run(TINY, {"files": files(("main.sh", "echo a"))}), 400, "request.payload")
     expect_error(run(TINY, {"files": files(("main.sh", "echo a")), "command": ""}), 400,
                  "request.payload")
+
+
+@suite.test
+def build_command_with_a_nul_byte_is_400_request_payload():
+    # The runner refuses it too, but only once its container exists.
+    settle()
+    r = run(TINY, {"runInstructions": {"buildCommands": ["echo a\u0000b"],
+                                       "runCommand": "true"},
+                   "files": files(("main.sh", ""))})
+    expect_error(r, 400, "request.payload")
+    expect(new_containers() == [], "no container created", r)
 
 
 @suite.test
@@ -368,6 +386,13 @@ def unknown_language_is_reported_by_the_runner():
     # The service cannot know what an image supports: the runner says it.
     r = run(TINY, {"language": "klingon", "files": files(("main.sh", "echo a"))})
     expect_run(r, "", "", "runner: language: 'klingon' is not supported")
+
+
+@suite.test
+def plaintext_is_cat_in_an_image_without_a_toolchain():
+    # The one language of the runner's table without an image of its own.
+    r = run(TINY, {"language": "plaintext", "files": files(("notes.txt", "as it is\n$HOME\n"))})
+    expect_run(r, "as it is\n$HOME\n")
 
 
 @suite.test

@@ -2,23 +2,25 @@
 """Limits and isolation: each item of glot's FAQ (infinite loops, large
 output, fork bombs, memory) and the sandbox's walls, each a test.
 
-The limits come from tests/integration/run: execution_time 4 s (6 s for
-python), output_size 64K, memory 128M, pids 64.  The runner stops the
-program at execution_time, counted from when it gets its payload, and
-reports it itself with what was printed before (RUNBOX_TIME_LIMIT_MS, set
-in src/run.c); the service gives up a reserve of min(1 s, 25 %) later.
+The limits are read from the INI that tests/integration/run starts the
+service with ($RUNBOX_CONF): small ones (seconds, 64K, 128M, 64 pids), so
+that these tests are quick.  The runner stops the program at
+execution_time, counted from when it gets its payload, and reports it
+itself with what was printed before (RUNBOX_TIME_LIMIT_MS, set in
+src/run.c); the service gives up a reserve of min(1 s, 25 %) later.
 """
 import re
 import threading
 import time
 
-from runbox_client import containers, expect, files, run, Suite
+from runbox_client import Conf, containers, expect, files, run, size_bytes, Suite
 
 TINY = "runbox/tiny:latest"
 PYTHON = "runbox/python:latest"
-TINY_TIME, PYTHON_TIME = 4.0, 6.0          # [limits] execution_time
-TINY_RUNNER_MS, PYTHON_RUNNER_MS = 4000, 6000  # the runner's own limit
-OUTPUT_SIZE = 64 * 1024
+CONF = Conf()
+# execution_time, which runboxd also hands the runner as its own limit.
+TINY_RUNNER_MS, PYTHON_RUNNER_MS = CONF.execution_ms(TINY), CONF.execution_ms(PYTHON)
+TINY_TIME, PYTHON_TIME = TINY_RUNNER_MS / 1000.0, PYTHON_RUNNER_MS / 1000.0
 SLACK = 2.0  # the answer may come this much after execution_time
 # A run that is cut (output limit) or simply ends is answered well before
 # the runner's own time limit, even on a loaded host.
@@ -92,11 +94,11 @@ def infinite_loop_in_python_times_out_with_output_before():
 
 @suite.test
 def concurrent_infinite_loops_each_keep_their_output():
-    # Four loops fill the four workers: container starts slow down (0.7-1 s
-    # on a 2-core host) but every program still gets the runner's timeout
+    # One loop per worker fills them all: container starts slow down (0.7-1
+    # s on a 2-core host) but every program still gets the runner's timeout
     # report with what it printed, because the deadline starts when the
     # payload is sent, after the container has started.
-    replies = [None] * 4
+    replies = [None] * CONF.workers
 
     def one(i):
         replies[i] = run(TINY, sh("echo before %d\nwhile :; do :; done" % i), timeout=30)
@@ -173,19 +175,21 @@ def client_gone_mid_run_leaves_no_container():
 # a complete JSON object under its read limit: 200 "Output limit exceeded",
 # never 400 limits.read.size (src/run.c) for a working runner.
 
-def expect_output_limit(r, stream, char):
+def expect_output_limit(r, image, stream, char):
     expect_result(r, PROMPT)
-    expect(len(r.raw) <= OUTPUT_SIZE + 1, "body fits output_size (%d bytes)" % len(r.raw), r)
+    expect(len(r.raw) <= CONF.output_size(image) + 1,
+           "body fits output_size (%d bytes)" % len(r.raw), r)
     expect(r.json["error"] == "Output limit exceeded", "runner's output-limit error", r)
     text = r.json[stream]
-    expect(len(text) > OUTPUT_SIZE // 2, "most of the budget used (%d chars)" % len(text), r)
+    expect(len(text) > CONF.output_size(image) // 2,
+           "most of the budget used (%d chars)" % len(text), r)
     expect(set(text) <= set(char), "%s holds only what was printed" % stream, r)
 
 
 @suite.test
 def output_flood_with_yes_is_cut_at_the_output_limit():
     r = run(TINY, sh("yes"))
-    expect_output_limit(r, "stdout", "y\n")
+    expect_output_limit(r, TINY, "stdout", "y\n")
     expect(r.json["stdout"].startswith("y\ny\ny\n"), "stdout is yes's output", r)
     no_container_left()
     host_still_fine()
@@ -194,7 +198,7 @@ def output_flood_with_yes_is_cut_at_the_output_limit():
 @suite.test
 def output_flood_of_10mb_in_python_is_cut_at_the_output_limit():
     r = run(PYTHON, py('import sys\nsys.stdout.write("x" * 10_000_000)\n'))
-    expect_output_limit(r, "stdout", "x")
+    expect_output_limit(r, PYTHON, "stdout", "x")
     expect(r.json["stderr"] == "", "stderr empty", r)
     no_container_left()
 
@@ -202,7 +206,7 @@ def output_flood_of_10mb_in_python_is_cut_at_the_output_limit():
 @suite.test
 def output_flood_on_stderr_is_cut_at_the_output_limit():
     r = run(PYTHON, py('import sys\nsys.stderr.write("e" * 10_000_000)\n'))
-    expect_output_limit(r, "stderr", "e")
+    expect_output_limit(r, PYTHON, "stderr", "e")
     expect(r.json["stdout"] == "", "stdout empty", r)
     no_container_left()
 
@@ -213,7 +217,8 @@ def output_flood_of_escaped_bytes_still_fits_the_output_limit():
     # encoded document, not on the raw bytes.
     r = run(PYTHON, py('import sys\nsys.stdout.write("\\u00e9\\x01" * 5_000_000)\n'))
     expect_result(r, PROMPT)
-    expect(len(r.raw) <= OUTPUT_SIZE + 1, "body fits output_size (%d bytes)" % len(r.raw), r)
+    expect(len(r.raw) <= CONF.output_size(PYTHON) + 1,
+           "body fits output_size (%d bytes)" % len(r.raw), r)
     expect(r.json["error"] == "Output limit exceeded", "runner's output-limit error", r)
     expect(r.json["stdout"].startswith("\u00e9\x01\u00e9\x01"), "stdout as printed", r)
     no_container_left()
@@ -221,9 +226,12 @@ def output_flood_of_escaped_bytes_still_fits_the_output_limit():
 
 @suite.test
 def output_just_under_the_limit_is_complete():
-    r = run(PYTHON, py('import sys\nsys.stdout.write("z" * 60000)\n'))
+    # The runner keeps 2K of the document for the rest of the result
+    # (OUTPUT_RESERVE in src/runner/runner.h); 4K less surely fits.
+    n = CONF.output_size(PYTHON) - 4096
+    r = run(PYTHON, py('import sys\nsys.stdout.write("z" * %d)\n' % n))
     expect_result(r, PROMPT)
-    expect(r.json["error"] == "" and r.json["stdout"] == "z" * 60000, "all 60000 bytes", r)
+    expect(r.json["error"] == "" and r.json["stdout"] == "z" * n, "all %d bytes" % n, r)
     no_container_left()
 
 
@@ -277,7 +285,9 @@ def memory_hog_is_killed_at_the_memory_limit():
     out = r.json["stdout"]
     expect(out.startswith("10 MB\n") and "allocated 1 GB" not in out, "stopped early", r)
     reached = int(out.strip().split("\n")[-1].split()[0])
-    expect(reached < 128, "stopped below memory=128M (reached %d MB)" % reached, r)
+    memory_mb = size_bytes(CONF.limit(PYTHON, "memory")) >> 20
+    expect(reached < memory_mb, "stopped below memory=%dM (reached %d MB)"
+           % (memory_mb, reached), r)
     no_container_left()
     host_still_fine()
 
@@ -446,7 +456,8 @@ def twenty_concurrent_runs_each_get_their_own_output():
                "run %d got its own token" % i, r)
     ids = {r.headers.get("X-Request-Id") for r in replies}
     expect(len(ids) == len(tokens), "distinct request ids")
-    expect(time.monotonic() - start < 30, "20 runs through 4 workers within 30 s")
+    expect(time.monotonic() - start < 30,
+           "20 runs through %d workers within 30 s" % CONF.workers)
     no_container_left()
 
 

@@ -17,10 +17,11 @@ import subprocess
 import threading
 import time
 
-from runbox_client import INSTANCE, containers, expect, expect_error, files, request, run, Suite
+from runbox_client import (INSTANCE, Conf, containers, expect, expect_error, files, request,
+                           run, Suite)
 
 TINY = "runbox/tiny:latest"
-WORKERS = 4  # [server] workers in tests/integration/run
+WORKERS = Conf().workers  # [server] workers of the INI the service runs with
 MASTER = int(os.environ["RUNBOX_MASTER_PID"])
 LOG = os.environ["RUNBOX_LOG"]
 
@@ -96,15 +97,16 @@ def worker_killed_mid_run_gives_502_and_is_respawned():
     replies = [None] * WORKERS
 
     def one(i):
-        # Long enough to be caught running (the kill comes right after the
-        # four containers exist, before they start), short enough to end
-        # well within execution_time 4 s even when starts are slow.
+        # Long enough to be caught running (the kill comes right after
+        # every worker's container exists, before they start), short enough
+        # to end well within execution_time (seconds) even when starts are
+        # slow.
         replies[i] = run(TINY, sh("echo started %d\nsleep 1.5\necho done %d" % (i, i)), timeout=30)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(WORKERS)]
     for t in threads:
         t.start()
-    # Every worker has created its container: all four are busy with ours.
+    # Every worker has created its container: all are busy with ours.
     wait_for("%d runs in flight" % WORKERS,
              lambda: len(set(containers()) - before_containers) >= WORKERS, 5)
     victim = random.choice(before)

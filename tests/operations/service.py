@@ -236,6 +236,15 @@ class Service:
     def value(self, section, key):
         return self.config.get(section, {}).get(key)
 
+    def seconds(self, section, key):
+        """A duration of the INI (runbox_client.duration_ms), in seconds."""
+        return rc.duration_ms(self.value(section, key)) / 1000.0
+
+    @property
+    def worker_count(self):
+        """[server] workers, as the INI sets it."""
+        return int(self.value("server", "workers"))
+
     # --- processes -----------------------------------------------------------
 
     def env(self):
@@ -346,9 +355,7 @@ class Service:
         wait_for("apache pid file", lambda: os.path.exists(self.apache_pid_file), 10)
 
     def max_body_bytes(self):
-        v = self.value("server", "max_body_size")
-        units = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
-        return int(v[:-1]) * units[v[-1].upper()] if v[-1].upper() in units else int(v)
+        return rc.size_bytes(self.value("server", "max_body_size"))
 
     @property
     def master(self):

@@ -63,9 +63,11 @@ def status_counts_match_a_known_mix_of_runs():
     counts = [lat["le_ms"][b] for b in BUCKETS_MS]
     expect(counts == sorted(counts), "cumulative buckets: %r" % counts)
     expect(lat["count"] == sum(MIX.values()) == lat["le_ms"]["+Inf"], "one latency per run", lat)
-    expect(lat["sum_ms"] >= 2250, "the timeout alone took 2.25 s: %r" % lat)
+    timeout_ms = svc.seconds("limits", "execution_time") * 1000
+    expect(lat["sum_ms"] >= timeout_ms, "the timeout alone took %d ms: %r" % (timeout_ms, lat))
     expect(lat["le_ms"]["100"] <= MIX["rejected"] + MIX["docker_error"], "runs take time", lat)
-    expect(after["workers"] == {"busy": 1, "idle": 1, "total": 2}, "workers", after)
+    n = svc.worker_count
+    expect(after["workers"] == {"busy": 1, "idle": n - 1, "total": n}, "workers", after)
     expect(after["config_generation"] == 0 and after["reloads"] == 0, "no reload", after)
     expect(after["containers_reaped"] == 0, "nothing reaped", after)
     expect(isinstance(after["uptime_seconds"], int) and after["uptime_seconds"] >= 0, "uptime")

@@ -24,26 +24,33 @@ def busy_worker(svc):
     return cid, pid
 
 
-# execution_time 2 s, read_timeout 2 s, connect_timeout 1 s, kill_grace 1 s.
-# The request's deadline is its start plus run_budget() (src/run.c): the
-# longest execution_time, the runner's reserve (a quarter of it, 0.25 to
-# 1 s) and five Docker calls at read_timeout (create, attach, start, logs,
-# remove): 2 + 0.5 + 5 * 2 = 12.5 s; the worker is killed once it is
-# kill_grace past it.
+# Short times all round.  The request's deadline is its start plus
+# run_budget() (src/run.c): the longest execution_time, the runner's
+# reserve (a quarter of it, 0.25 to 1 s) and five Docker calls at
+# read_timeout (create, attach, start before the run; logs and remove
+# after it); the worker is killed once it is kill_grace past it.
 OVERDUE = {"server": {"kill_grace": "1s"},
            "docker": {"read_timeout": "2s", "connect_timeout": "1s"},
            "limits": {"execution_time": "2s"}}
-EXECUTION, DEADLINE_MAX, GRACE = 2.0, 12.5, 1.0
+
+
+def overdue_times(svc):
+    """execution_time, the longest deadline and kill_grace of svc, in s."""
+    execution = svc.seconds("limits", "execution_time")
+    reserve = min(max(execution / 4, 0.25), 1.0)
+    deadline_max = execution + reserve + 5 * svc.seconds("docker", "read_timeout")
+    return execution, deadline_max, svc.seconds("server", "kill_grace")
 
 
 @suite.test
 def stopped_worker_past_its_deadline_is_killed_and_replaced():
     with Service(OVERDUE) as svc:
+        execution, deadline_max, grace = overdue_times(svc)
         sent = time.monotonic()
         t, box = run_in_background(svc, "echo started; sleep 30")
         cid, pid = busy_worker(svc)
         os.kill(pid, signal.SIGSTOP)
-        wait_for("worker %d killed" % pid, lambda: not alive(pid), DEADLINE_MAX + GRACE + 5, 0.02)
+        wait_for("worker %d killed" % pid, lambda: not alive(pid), deadline_max + grace + 5, 0.02)
         killed = time.monotonic() - sent
         m = svc.wait_log(r"worker %d is (\d+) ms past its request's deadline: killing it" % pid, 2)
         late_ms = int(m.group(1))
@@ -52,15 +59,15 @@ def stopped_worker_past_its_deadline_is_killed_and_replaced():
         print("  worker %d killed %.2f s after the request was sent, %d ms past its deadline "
               "(so the deadline was ~%.1f s); container removed at %.2f s"
               % (pid, killed, late_ms, killed - late_ms / 1000.0, gone))
-        expect(GRACE * 1000 < late_ms <= GRACE * 1000 + 1000,
+        expect(grace * 1000 < late_ms <= grace * 1000 + 1000,
                "killed within 1 s after deadline + kill_grace (%d ms past)" % late_ms)
-        expect(EXECUTION + GRACE <= killed <= DEADLINE_MAX + GRACE + 2.0,
+        expect(execution + grace <= killed <= deadline_max + grace + 2.0,
                "killed %.2f s after the request" % killed)
         expect(gone - killed < 3.0, "container gone %.2f s after the kill" % (gone - killed))
         t.join(30)
         expect_error(box.get("reply"), 502, "service.unavailable")
         expect(re.search(r"worker %d killed by signal 9" % pid, svc.log()), "the master saw it die")
-        svc.wait_workers(2)
+        svc.wait_workers(svc.worker_count)
         expect(pid not in svc.workers(), "a new worker in its place")
         r = svc.run(TINY, sh("echo next"))
         expect(r.status == 200 and r.json["stdout"] == "next\n", "the next run is served", r)
@@ -68,8 +75,8 @@ def stopped_worker_past_its_deadline_is_killed_and_replaced():
 
 @suite.test
 def sigkilled_worker_leaves_no_container_beyond_a_reap_period():
-    reap = 5.0
     with Service({"server": {"reap_interval": "5s"}}) as svc:
+        reap = svc.seconds("server", "reap_interval")
         t, box = run_in_background(svc, "echo started; sleep 4; echo done")
         cid, pid = busy_worker(svc)
         killed = time.monotonic()
@@ -83,7 +90,7 @@ def sigkilled_worker_leaves_no_container_beyond_a_reap_period():
         t.join(30)
         expect_error(box.get("reply"), 502, "service.unavailable")
         svc.wait_log(r"removed 1 orphaned containers of instance %s" % svc.instance, 2)
-        svc.wait_workers(2)
+        svc.wait_workers(svc.worker_count)
         expect(pid not in svc.workers(), "a new worker in its place")
         r = svc.run(TINY, sh("echo next"))
         expect(r.status == 200 and r.json["stdout"] == "next\n", "the next run is served", r)
@@ -101,11 +108,12 @@ def foreign_container(svc, worker):
 @suite.test
 def orphan_is_removed_within_reap_interval():
     with Service({"server": {"reap_interval": "2s"}}) as svc:
+        reap = svc.seconds("server", "reap_interval")
         cid = foreign_container(svc, 1)  # pid 1 is no worker
         made = time.monotonic()
-        wait_for("orphan removed", lambda: cid not in svc.containers(), 2.0 + 1.5, 0.05)
-        print("  orphan removed %.2f s after it appeared (reap_interval 2 s)"
-              % (time.monotonic() - made))
+        wait_for("orphan removed", lambda: cid not in svc.containers(), reap + 1.5, 0.05)
+        print("  orphan removed %.2f s after it appeared (reap_interval %g s)"
+              % (time.monotonic() - made, reap))
         svc.wait_log(r"removed 1 orphaned containers of instance %s" % svc.instance, 2)
 
 
@@ -132,7 +140,8 @@ def container_a_live_worker_no_longer_uses_is_reaped():
                      "--label", "runbox.worker=%d" % worker,
                      "--label", "runbox.request=00000000000000aa", TINY).strip()
         wait_for("container of an idle worker removed",
-                 lambda: cid not in svc.containers(), 1.0 + 1.5, 0.05)
+                 lambda: cid not in svc.containers(),
+                 svc.seconds("server", "reap_interval") + 1.5, 0.05)
         expect(svc.workers() == [worker], "the worker itself is left alone")
 
 
@@ -146,7 +155,8 @@ def silent_connection_cannot_hold_a_worker():
             r = svc.run(TINY, sh("echo served"), timeout=20)
             expect(r.status == 200 and r.json["stdout"] == "served\n",
                    "the next request is served once io_timeout drops the silent one", r)
-            expect(r.seconds < 1.0 + 3.0, "within io_timeout and a run", r)
+            expect(r.seconds < svc.seconds("server", "io_timeout") + 3.0,
+                   "within io_timeout and a run", r)
         finally:
             silent.close()
 

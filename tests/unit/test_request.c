@@ -1,26 +1,80 @@
 /* Validation of POST /run bodies before any container is created. */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runbox.h"
+#include "runner.h"
 #include "tap.h"
+
+/* Parses and checks body; "ok", or the error's code name and message. */
+static const char *
+parse(const char *body, struct error *e)
+{
+	struct run_request r;
+
+	memset(e, 0, sizeof(*e));
+	if (request_parse_run(body, strlen(body), &r, e) == -1)
+		return error_name(e->code);
+	if (request_check_payload(r.payload, e) == -1) {
+		request_free(&r);
+		return error_name(e->code);
+	}
+	request_free(&r);
+	return "ok";
+}
 
 static const char *
 parse_code(const char *body)
 {
-	static struct error e;
-	struct run_request r;
+	struct error e;
 
-	memset(&e, 0, sizeof(e));
-	if (request_parse_run(body, strlen(body), &r, &e) == -1)
-		return error_name(e.code);
-	if (request_check_payload(r.payload, &e) == -1) {
-		request_free(&r);
-		return error_name(e.code);
-	}
-	request_free(&r);
-	return "ok";
+	return parse(body, &e);
+}
+
+/* The message a body is refused with, "" if it is accepted. */
+static const char *
+parse_message(const char *body)
+{
+	static struct error e;
+
+	if (strcmp(parse(body, &e), "ok") == 0)
+		return "";
+	return e.message;
+}
+
+/* A string of n copies of c; the caller frees it. */
+static char *
+repeat(const char *s, size_t n)
+{
+	size_t len = strlen(s), i;
+	char *out;
+
+	if ((out = malloc(len * n + 1)) == NULL)
+		abort();
+	for (i = 0; i < n; i++)
+		memcpy(out + i * len, s, len);
+	out[len * n] = '\0';
+	return out;
+}
+
+/* printf into a new string; the caller frees it. */
+static char *
+format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *
+format(const char *fmt, ...)
+{
+	va_list ap;
+	char *out;
+
+	va_start(ap, fmt);
+	if (vasprintf(&out, fmt, ap) == -1)
+		abort();
+	va_end(ap);
+	return out;
 }
 
 #define IS(body, code, name) \
@@ -125,10 +179,158 @@ test_payload(void)
 	    "request.payload", "stdin not a string");
 }
 
+#define SAYS(body, want, name) do { \
+	const char *got_ = parse_message(body); \
+	ok(strcmp(got_, want) == 0, "%s: '%s'", name, got_); \
+} while (0)
+
+/* SAYS for the body fmt with n copies of unit for its %s. */
+#define SAYS_LONG(fmt, unit, n, want, name) do { \
+	char *s_ = repeat((unit), (n)), *body_ = format((fmt), s_); \
+	SAYS(body_, (want), (name)); \
+	free(body_); \
+	free(s_); \
+} while (0)
+
+#define SH "{\"name\":\"main.sh\",\"content\":\"\"}"
+
+/* A request with n files of distinct names; the caller frees it. */
+static char *
+many_files(size_t n)
+{
+	char *body, *p;
+	size_t i;
+
+	if ((body = malloc(n * 32 + 128)) == NULL)
+		abort();
+	p = body + sprintf(body, "{\"image\":\"x\",\"payload\":"
+	    "{\"language\":\"c\",\"files\":[");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s{\"name\":\"f%zu\",\"content\":\"\"}",
+		    i ? "," : "", i);
+	strcpy(p, "]}}");
+	return body;
+}
+
+/* The exact messages, so that moving a rule cannot change what clients read. */
+static void
+test_messages(void)
+{
+	struct error e;
+	json_object *o;
+	char *body;
+
+	SAYS_LONG("{\"image\":\"%s\",\"payload\":{}}", "a", 255,
+	    "payload.files is missing", "an image of 255 bytes passes");
+	SAYS_LONG("{\"image\":\"%s\",\"payload\":{}}", "a", 256,
+	    "image must be a non-empty string of at most 255 bytes",
+	    "an image of 256 bytes");
+
+	o = json_object_new_array();
+	ok(request_check_payload(o, &e) == -1 &&
+	    strcmp(e.message, "payload must be an object") == 0,
+	    "a payload that is not an object: '%s'", e.message);
+	json_object_put(o);
+
+	SAYS(RUN("{\"language\":5," FILES "}"),
+	    "payload.language must be of type string", "language not a string");
+	SAYS_LONG(RUN("{\"language\":\"%s\"," FILES "}"), "a", 64, "",
+	    "a language of 64 bytes");
+	SAYS_LONG(RUN("{\"language\":\"%s\"," FILES "}"), "a", 65,
+	    "payload.language must be at most 64 bytes without NUL bytes",
+	    "a language of 65 bytes");
+	SAYS(RUN("{\"language\":\"py\\u0000\"," FILES "}"),
+	    "payload.language must be at most 64 bytes without NUL bytes",
+	    "a language with a NUL byte");
+	SAYS_LONG(RUN("{\"command\":\"%s\"," FILES "}"), "a", 65537,
+	    "payload.command must be at most 65536 bytes without NUL bytes",
+	    "a command of 65537 bytes");
+	SAYS(RUN("{\"language\":\"c\",\"stdin\":\"\\u0000\"," FILES "}"),
+	    "", "stdin may hold NUL bytes");
+
+	SAYS(RUN("{\"language\":\"c\"}"), "payload.files is missing",
+	    "no files");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[]}"),
+	    "payload.files must hold 1 to 1000 files", "empty files");
+	body = many_files(FILES_MAX);
+	SAYS(body, "", "FILES_MAX files");
+	free(body);
+	body = many_files(FILES_MAX + 1);
+	SAYS(body, "payload.files must hold 1 to 1000 files",
+	    "more than FILES_MAX files");
+	free(body);
+	SAYS(RUN("{\"language\":\"c\",\"files\":[" SH ",7]}"),
+	    "payload.files[1] must be an object", "a file not an object");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a\"}]}"),
+	    "payload.files[0].content is missing", "a file without content");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[{\"name\":1,"
+	    "\"content\":\"\"}]}"), "payload.files[0].name must be of type "
+	    "string", "a name not a string");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a\",\"content\":"
+	    "\"\\u0000\"}]}"), "", "content may hold NUL bytes");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a\\u0000b\","
+	    "\"content\":\"\"}]}"), "payload.files[0].name holds a NUL byte",
+	    "a name with a NUL byte");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a/../../x\","
+	    "\"content\":\"\"}]}"),
+	    "payload.files[0].name 'a/../../x': '..' component",
+	    "a name the runner refuses");
+	SAYS_LONG(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"%s\","
+	    "\"content\":\"\"}]}"), "a", FILES_NAME_MAX + 1,
+	    "payload.files[0].name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': name too long (more than 255 "
+	    "bytes)", "a name longer than FILES_NAME_MAX, quoted to 200 bytes");
+	SAYS(RUN("{\"language\":\"c\",\"files\":[{\"name\":\"a\","
+	    "\"content\":\"\"},{\"name\":\"b\",\"content\":\"\"},"
+	    "{\"name\":\"a/b\",\"content\":\"\"}]}"),
+	    "payload.files[2].name 'a/b' clashes with payload.files[0].name "
+	    "'a'", "a name under another file's name");
+
+	SAYS(RUN("{\"runInstructions\":[]," FILES "}"),
+	    "payload.runInstructions must be of type object",
+	    "runInstructions not an object");
+	SAYS(RUN("{\"runInstructions\":{\"buildCommands\":[]}," FILES "}"),
+	    "payload.runInstructions.runCommand is missing",
+	    "runInstructions without runCommand");
+	SAYS(RUN("{\"runInstructions\":{\"runCommand\":\"a\\u0000\"},"
+	    FILES "}"), "payload.runInstructions.runCommand must be at most "
+	    "65536 bytes without NUL bytes", "a runCommand with a NUL byte");
+	SAYS(RUN("{\"runInstructions\":{\"buildCommands\":\"make\","
+	    "\"runCommand\":\"x\"}," FILES "}"),
+	    "payload.runInstructions.buildCommands must be of type array",
+	    "buildCommands not an array");
+	SAYS_LONG(RUN("{\"runInstructions\":{\"buildCommands\":[%s\"x\"],"
+	    "\"runCommand\":\"x\"}," FILES "}"), "\"x\",", 63, "",
+	    "64 build commands");
+	SAYS_LONG(RUN("{\"runInstructions\":{\"buildCommands\":[%s\"x\"],"
+	    "\"runCommand\":\"x\"}," FILES "}"), "\"x\",", 64,
+	    "payload.runInstructions.buildCommands holds more than 64 commands",
+	    "65 build commands");
+	SAYS(RUN("{\"runInstructions\":{\"buildCommands\":[\"x\",1],"
+	    "\"runCommand\":\"x\"}," FILES "}"),
+	    "payload.runInstructions.buildCommands[1] must be a string of at "
+	    "most 65536 bytes", "a build command not a string");
+	SAYS_LONG(RUN("{\"runInstructions\":{\"buildCommands\":[\"%s\"],"
+	    "\"runCommand\":\"x\"}," FILES "}"), "a", 65537,
+	    "payload.runInstructions.buildCommands[0] must be a string of at "
+	    "most 65536 bytes", "a build command of 65537 bytes");
+
+	SAYS(RUN("{\"runInstructions\":{\"buildCommands\":[\"a\\u0000\"],"
+	    "\"runCommand\":\"x\"}," FILES "}"),
+	    "payload.runInstructions.buildCommands[0] holds a NUL byte",
+	    "a build command with a NUL byte, which the runner refuses");
+
+	SAYS(RUN("{" FILES "}"), "payload needs a language, a command or "
+	    "runInstructions", "no language, command nor runInstructions");
+}
+
 int
 main(void)
 {
 	test_envelope();
 	test_payload();
+	test_messages();
 	return tap_done();
 }

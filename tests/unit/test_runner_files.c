@@ -89,6 +89,51 @@ test_names(void)
 	    "a name of %d bytes is rejected", FILES_NAME_MAX + 1);
 }
 
+/* True if files_check_string(json, max) returns want. */
+static int
+string_is(const char *json, size_t max, int want)
+{
+	struct json_object *v = json_tokener_parse(json);
+	int rc;
+
+	rc = files_check_string(v, max);
+	json_object_put(v);
+	return rc == want;
+}
+
+static void
+test_strings(void)
+{
+	ok(string_is("\"abc\"", 0, 0), "a string without a bound passes");
+	ok(string_is("\"\"", 0, 0), "an empty string passes");
+	ok(string_is("\"abc\"", 3, 0), "a string of exactly max bytes passes");
+	ok(string_is("\"abcd\"", 3, -1), "a string of max + 1 bytes fails");
+	ok(string_is("\"\u00e9\u00e9\"", 3, -1),
+	    "the bound counts bytes, not characters");
+	ok(string_is("\"a\\u0000b\"", 0, -1), "a NUL byte in the middle fails");
+	ok(string_is("\"ab\\u0000\"", 10, -1), "a trailing NUL byte fails");
+	ok(string_is("7", 0, -1) && string_is("null", 0, -1) &&
+	    string_is("[\"a\"]", 0, -1), "a value that is not a string fails");
+}
+
+static void
+test_clashes(void)
+{
+	ok(files_check_clash("a", "a") == -1, "one name twice clashes");
+	ok(files_check_clash("a", "a/b") == -1 &&
+	    files_check_clash("a/b", "a") == -1,
+	    "a file and a file under it clash, in either order");
+	ok(files_check_clash("a", "a/b/c") == -1,
+	    "a file clashes with a file deeper under it");
+	ok(files_check_clash("a/b", "a/c") == 0,
+	    "two files in one directory do not clash");
+	ok(files_check_clash("a", "ab") == 0 &&
+	    files_check_clash("ab", "a/b") == 0,
+	    "names that only share a prefix do not clash");
+	ok(files_check_clash("a.c", "a") == 0, "a longer name in the same "
+	    "directory does not clash");
+}
+
 /* True if the JSON text loads as a files array of count entries. */
 static int
 loads(const char *json, size_t count)
@@ -222,6 +267,8 @@ int
 main(void)
 {
 	test_names();
+	test_strings();
+	test_clashes();
 	test_load();
 	test_write();
 	return tap_done();
