@@ -195,7 +195,8 @@ static void
 api_status(struct api_context *ctx)
 {
 	struct buf body = { 0 };
-	const char *type = status_render(api_param(ctx, "QUERY_STRING"), &body);
+	const char *type = status_render(ctx->conf,
+	    api_param(ctx, "QUERY_STRING"), &body);
 
 	api_reply_typed(ctx, 200, type, NULL, body.data ? body.data : "",
 	    body.len, "");

@@ -92,6 +92,7 @@ images_list(const struct conf *c, struct docker *d)
 		json_object_object_add(o, "language",
 		    json_object_new_string(im->language));
 		json_object_object_add(o, "limits", images_limits(&im->limits));
+		json_object_object_add(o, "warm", json_object_new_int64(im->warm));
 		if (present != NULL)
 			json_object_object_add(o, "available",
 			    json_object_new_boolean(images_has(present,

@@ -223,7 +223,8 @@ int error_status(enum error_code code);
 enum outcome error_outcome(enum error_code code);
 
 /* status.c */
-const char *status_render(const char *query, struct buf *body);
+const char *status_render(const struct conf *c, const char *query,
+    struct buf *body);
 
 /* listen.c */
 int listen_open(const struct conf *c);

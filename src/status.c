@@ -33,6 +33,64 @@ status_workers(void)
 	return w;
 }
 
+/* The warm pool of one image: setting, ready, hits, misses, refill
+ * failures (the order of status_warm_metrics). */
+#define STATUS_WARM_METRICS 5
+struct status_warm {
+	const struct image *im;
+	long long values[STATUS_WARM_METRICS];
+};
+
+static void
+status_warm(const struct conf *c, size_t i, struct status_warm *w)
+{
+	struct pool_image_stats st;
+
+	w->im = &c->images[i];
+	pool_stats(w->im->key, &st);
+	w->values[0] = w->im->warm;
+	w->values[1] = pool_count(run_fingerprint(c, w->im), 1);
+	w->values[2] = st.hits;
+	w->values[3] = st.misses;
+	w->values[4] = st.refill_failures;
+}
+
+/* Per image with warm containers: {"setting", "ready", "hits", ...}. */
+static json_object *
+status_warm_json(const struct conf *c)
+{
+	static const char *const status_warm_keys[STATUS_WARM_METRICS] = {
+		"setting", "ready", "hits", "misses", "refill_failures",
+	};
+	json_object *o = json_object_new_object(), *x;
+	struct status_warm w;
+	size_t i, j;
+
+	for (i = 0; i < c->nimages; i++) {
+		if (c->images[i].warm == 0)
+			continue;
+		status_warm(c, i, &w);
+		x = json_object_new_object();
+		for (j = 0; j < STATUS_WARM_METRICS; j++)
+			json_object_object_add(x, status_warm_keys[j],
+			    json_object_new_int64(w.values[j]));
+		json_object_object_add(o, w.im->key, x);
+	}
+	return o;
+}
+
+/* The warm pool's metrics, in the order status_warm() fills values. */
+static const struct {
+	const char *name;
+	const char *type;
+} status_warm_metrics[STATUS_WARM_METRICS] = {
+	{ "runbox_warm_setting", "gauge" },
+	{ "runbox_warm_ready", "gauge" },
+	{ "runbox_warm_hits_total", "counter" },
+	{ "runbox_warm_misses_total", "counter" },
+	{ "runbox_warm_refill_failures_total", "counter" },
+};
+
 static long long
 status_accepted(const struct scoreboard_totals *t)
 {
@@ -46,7 +104,7 @@ status_accepted(const struct scoreboard_totals *t)
 }
 
 static json_object *
-status_json(const struct scoreboard_totals *t)
+status_json(const struct conf *c, const struct scoreboard_totals *t)
 {
 	struct status_workers w = status_workers();
 	json_object *o = json_object_new_object(), *x, *b;
@@ -93,15 +151,19 @@ status_json(const struct scoreboard_totals *t)
 	json_object_object_add(o, "run_latency", x);
 	json_object_object_add(o, "containers_reaped",
 	    json_object_new_int64(t->reaped));
+	json_object_object_add(o, "warm", status_warm_json(c));
 	return o;
 }
 
 static void
-status_prometheus(const struct scoreboard_totals *t, struct buf *b)
+status_prometheus(const struct conf *c, const struct scoreboard_totals *t,
+    struct buf *b)
 {
 	struct status_workers w = status_workers();
+	struct status_warm warm;
 	long long count = 0;
-	char line[256];
+	char line[512];
+	size_t j;
 	int i, n;
 
 #define LINE(...) do { \
@@ -139,13 +201,25 @@ status_prometheus(const struct scoreboard_totals *t, struct buf *b)
 	    t->latency_sum_ms / 1000.0, count);
 	LINE("# TYPE runbox_containers_reaped_total counter\n"
 	    "runbox_containers_reaped_total %lld\n", t->reaped);
+	for (i = 0; i < STATUS_WARM_METRICS; i++) {
+		LINE("# TYPE %s %s\n", status_warm_metrics[i].name,
+		    status_warm_metrics[i].type);
+		for (j = 0; j < c->nimages; j++) {
+			if (c->images[j].warm == 0)
+				continue;
+			status_warm(c, j, &warm);
+			LINE("%s{image=\"%s\"} %lld\n",
+			    status_warm_metrics[i].name, warm.im->key,
+			    warm.values[i]);
+		}
+	}
 #undef LINE
 }
 
 /* Fill body with the status in the format the query asks for; returns
  * the content type. */
 const char *
-status_render(const char *query, struct buf *body)
+status_render(const struct conf *c, const char *query, struct buf *body)
 {
 	struct scoreboard_totals t;
 	json_object *o;
@@ -154,10 +228,10 @@ status_render(const char *query, struct buf *body)
 
 	scoreboard_totals(&t);
 	if (query != NULL && strstr(query, "format=prometheus") != NULL) {
-		status_prometheus(&t, body);
+		status_prometheus(c, &t, body);
 		return "text/plain; version=0.0.4";
 	}
-	o = status_json(&t);
+	o = status_json(c, &t);
 	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 	util_buf_append(body, s, len);
 	util_buf_append(body, "\n", 1);
