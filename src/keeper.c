@@ -84,15 +84,24 @@ keeper_wants(unsigned long long fingerprint, void *arg)
 	return 0;
 }
 
-/* Remove one container that is stale; 1 if there was one. */
+/*
+ * Remove one container that must go: made under another configuration,
+ * warm for too long, or more than its image keeps now (a reload lowered
+ * warm).  1 if there was one.
+ */
 static int
 keeper_discard(struct keeper *k)
 {
 	char id[RUN_ID_SIZE];
+	size_t i;
 	int slot;
 
 	slot = pool_claim_stale(keeper_wants, k, util_now_ms() -
 	    k->conf->warm_max_age, id);
+	for (i = 0; slot == -1 && i < k->nimages; i++)
+		if (pool_count(k->images[i].fingerprint, 1) >
+		    k->images[i].im->warm)
+			slot = pool_claim(k->images[i].fingerprint, id);
 	if (slot == -1)
 		return 0;
 	docker_remove_container(&k->docker, id);
@@ -197,6 +206,9 @@ keeper_main(const struct conf *c)
 	while (!keeper_stopping) {
 		if (keeper_discard(&k))
 			continue;
+		/* Left only to discard what a reload turned off: done. */
+		if (k.nimages == 0 && pool_count(0, 0) == 0)
+			break;
 		if ((ki = keeper_next(&k)) == NULL || keeper_fill(&k, ki) == -1)
 			keeper_sleep(KEEPER_IDLE_MS);
 	}

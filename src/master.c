@@ -39,6 +39,7 @@ struct master {
 	pid_t reaper;   /* the child removing containers, or 0 */
 	int reap_again; /* a worker died while the reaper was at work */
 	pid_t keeper;   /* the child keeping warm containers, or 0 */
+	long long keeper_started;
 	pid_t retired[MASTER_RETIRED]; /* keepers of earlier generations */
 	int stopping;
 };
@@ -132,7 +133,8 @@ master_spawn(struct master *m)
 	scoreboard_set_pid(slot, pid);
 }
 
-/* Whether any image of the configuration keeps warm containers. */
+/* Whether an image of the configuration keeps warm containers, or the
+ * pool holds some that a keeper must discard (a reload turned warm off). */
 static int
 master_wants_keeper(const struct conf *c)
 {
@@ -141,7 +143,7 @@ master_wants_keeper(const struct conf *c)
 	for (i = 0; i < c->nimages && c->warm_max > 0; i++)
 		if (c->images[i].warm > 0)
 			return 1;
-	return 0;
+	return pool_count(0, 0) > 0;
 }
 
 /* Fork the keeper of the current configuration. */
@@ -160,6 +162,7 @@ master_spawn_keeper(struct master *m)
 		return;
 	}
 	m->keeper = pid;
+	m->keeper_started = util_now_ms();
 }
 
 /* Signal the keeper and the retired ones still alive. */
@@ -313,6 +316,10 @@ master_collect_children(struct master *m)
 		/* What it was making or had claimed is an orphan now. */
 		if (pool_release_owner(pid) > 0)
 			orphans = 1;
+		if (pid == m->keeper && (WIFSIGNALED(status) ||
+		    WEXITSTATUS(status) != 0) &&
+		    util_now_ms() - m->keeper_started < MASTER_RESPAWN_MS)
+			m->respawn_after = util_now_ms() + MASTER_RESPAWN_MS;
 		if (master_keeper_exited(m, pid)) {
 			if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
 				log_warnx("keeper %ld ended with status %d",
