@@ -39,37 +39,6 @@ struct keeper {
 	size_t nimages;
 };
 
-static volatile sig_atomic_t keeper_stopping;
-
-static void
-keeper_on_signal(int sig)
-{
-	keeper_stopping = 1;
-	if (sig == SIGTERM)
-		docker_cancelled = 1;
-}
-
-static void
-keeper_signals(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = keeper_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* Whether a container made with fingerprint is one this configuration
  * would make. */
 static int
@@ -133,7 +102,7 @@ keeper_fill(struct keeper *k, struct keeper_image *ki)
 	if (id[0] != '\0')
 		docker_remove_container(&k->docker, id);
 	pool_release(slot);
-	if (keeper_stopping)
+	if (child_stopping)
 		return 0;
 	pool_count_event(ki->im->key, POOL_REFILL_FAILED);
 	/* Said once per streak of failures; the retries wait longer each
@@ -177,7 +146,7 @@ keeper_sleep(long long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 
-	if (!keeper_stopping)
+	if (!child_stopping)
 		nanosleep(&ts, NULL);
 }
 
@@ -187,9 +156,12 @@ keeper_main(const struct conf *c)
 {
 	struct keeper k = { .conf = c };
 	struct keeper_image *ki;
+	sigset_t none;
 	size_t i;
 
-	keeper_signals();
+	child_signals();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (docker_open(&k.docker, c) == -1)
 		return 1;
 	if ((k.images = calloc(c->nimages, sizeof(*k.images))) == NULL) {
@@ -203,7 +175,7 @@ keeper_main(const struct conf *c)
 			ki->im = &c->images[i];
 			ki->fingerprint = run_fingerprint(c, ki->im);
 		}
-	while (!keeper_stopping) {
+	while (!child_stopping) {
 		if (keeper_discard(&k))
 			continue;
 		/* Left only to discard what a reload turned off: done. */

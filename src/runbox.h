@@ -343,6 +343,10 @@ int pool_holds(const char *request);
 void pool_count_event(const char *name, enum pool_event event);
 void pool_stats(const char *name, struct pool_image_stats *st);
 
+/* child.c: the stop signals of workers and the keeper */
+extern volatile sig_atomic_t child_stopping;
+void child_signals(void);
+
 /* keeper.c */
 int keeper_main(const struct conf *c);
 

@@ -22,36 +22,13 @@
 
 #include "runbox.h"
 
-static volatile sig_atomic_t worker_stopping;
-
-static void
-worker_on_signal(int sig)
-{
-	worker_stopping = 1;
-	if (sig == SIGTERM)
-		docker_cancelled = 1;
-}
-
 /* Install the handlers; returns the mask to wait with in ppoll(). */
 static void
 worker_signals(sigset_t *waitmask)
 {
-	struct sigaction sa;
 	sigset_t mask;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sa.sa_handler = worker_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	/* The master decides what Ctrl-C and SIGHUP mean for the pool. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
+	child_signals();
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGQUIT);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
@@ -74,14 +51,14 @@ worker_accept(const struct conf *c, int listen_fd, const sigset_t *waitmask)
 	int fd, rc;
 
 	/* SIGTERM too waits for ppoll(), or one that comes between the test
-	 * of worker_stopping and the wait would be lost. */
+	 * of child_stopping and the wait would be lost. */
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	for (;;) {
 		sigprocmask(SIG_BLOCK, &term, &old);
-		rc = worker_stopping ? 0 : ppoll(&pfd, 1, NULL, waitmask);
+		rc = child_stopping ? 0 : ppoll(&pfd, 1, NULL, waitmask);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (worker_stopping)
+		if (child_stopping)
 			return -1;
 		if (rc == -1) {
 			if (errno != EINTR) {
@@ -184,7 +161,7 @@ worker_main(const struct conf *c, int listen_fd, struct scoreboard_slot *slot)
 			continue;
 		worker_serve(c, &docker, &req, slot);
 		served++;
-		if (worker_stopping)
+		if (child_stopping)
 			break;
 	}
 	FCGX_Free(&req, 1);
