@@ -88,9 +88,10 @@ keeper_fill(struct keeper *k, struct keeper_image *ki)
 
 	if (util_random_hex(nonce, 8) == -1)
 		return -1;
+	/* Every slot taken (claimed ones included): wait for a release. */
 	if ((slot = pool_reserve(ki->fingerprint,
 	    strtoull(nonce, NULL, 16))) == -1)
-		return 0;
+		return -1;
 	if (run_prepare(&k->docker, k->conf, ki->im, nonce, id, &e) == 0) {
 		pool_ready(slot, id, util_now_ms());
 		if (ki->backoff > 0)
@@ -158,6 +159,7 @@ keeper_main(const struct conf *c)
 	struct keeper_image *ki;
 	sigset_t none;
 	size_t i;
+	int discarded;
 
 	child_signals();
 	sigemptyset(&none);
@@ -175,13 +177,15 @@ keeper_main(const struct conf *c)
 			ki->im = &c->images[i];
 			ki->fingerprint = run_fingerprint(c, ki->im);
 		}
+	/* One discard and one fill a round: containers made together age
+	 * together, and are replaced one by one, not all at once. */
 	while (!child_stopping) {
-		if (keeper_discard(&k))
-			continue;
+		discarded = keeper_discard(&k);
 		/* Left only to discard what a reload turned off: done. */
 		if (k.nimages == 0 && pool_count(0, 0) == 0)
 			break;
-		if ((ki = keeper_next(&k)) == NULL || keeper_fill(&k, ki) == -1)
+		if (((ki = keeper_next(&k)) == NULL ||
+		    keeper_fill(&k, ki) == -1) && !discarded)
 			keeper_sleep(KEEPER_IDLE_MS);
 	}
 	free(k.images);

@@ -213,13 +213,10 @@ def sigkilled_worker_holding_a_warm_container_leaves_nothing():
         expect(container_id(r) in refilled, "the next run is a hit on the new one")
 
 
-# KNOWN BUG, fails until src/ is fixed: a reload that leaves no image with
-# warm > 0 (or sets warm_max = 0) starts no keeper (master_tick spawns one
-# only if master_wants_keeper()), so nothing discards the pool's containers,
-# and the reaper leaves them alone as the pool's (pool_holds()): they run,
-# unused and never aged out, until runboxd stops.
+# A reload that leaves no image warm still gets a keeper while the pool
+# holds containers: it discards them, then exits.
 @suite.test
-def bug_reload_turning_warm_off_removes_the_warm_containers():
+def reload_turning_warm_off_removes_the_warm_containers():
     with Service({"image.tiny": {"warm": "2"}, "server": {"reap_interval": "1s"}}) as svc:
         pool = wait_warm(svc, 2)
         svc.write_ini({"image.tiny": {"warm": "0"}})
@@ -230,6 +227,26 @@ def bug_reload_turning_warm_off_removes_the_warm_containers():
               % ("a warm one" if container_id(r) in pool else "the cold path",
                  sorted(c[:12] for c in warm_containers(svc))))
         wait_gone(svc, pool - {container_id(r)}, 5, "discarded after warm = 0")
+
+
+# A reload that lowers warm leaves the surplus to the keeper, which removes
+# it; the pool then stays at the new size.
+@suite.test
+def reload_lowering_warm_trims_the_pool():
+    with Service({"image.tiny": {"warm": "3"}}) as svc:
+        pool = wait_warm(svc, 3)
+        svc.write_ini({"image.tiny": {"warm": "1"}})
+        svc.signal(signal.SIGHUP)
+        svc.wait_log(r"reloaded \S+: generation 1", 5)
+        wait_for("the pool trimmed to 1", lambda: len(warm_containers(svc)) == 1, 10)
+        left = warm_containers(svc)
+        expect(left <= pool, "the one kept is one of those made before: %s"
+               % sorted(c[:12] for c in left))
+        r = svc.run(TINY, sh(WHOAMI))
+        expect(container_id(r) in left, "the next run is a hit on it", r)
+        wait_warm(svc, 1, used=[container_id(r)])
+        expect(len(warm_containers(svc) - {container_id(r)}) == 1,
+               "refilled to 1, not 3")
 
 
 # --- 4. stop, and an image that is not built ---------------------------------
