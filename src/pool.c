@@ -20,12 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "runbox.h"
 
+/*
+ * A slot's state and owner (CREATING: the keeper; CLAIMED: the claimer)
+ * are one word, changed by one CAS: a dead owner's slots are freed
+ * without ever freeing one that another process has just claimed.
+ */
+#define POOL_WORD(state, pid) \
+	((unsigned long long)(unsigned)(pid) << 8 | (unsigned)(state))
+#define POOL_STATE(word) ((int)((word) & 0xff))
+#define POOL_OWNER(word) ((pid_t)((word) >> 8))
+
 struct pool_slot {
-	int state;
-	pid_t owner;              /* CREATING: the keeper; CLAIMED: the claimer */
+	unsigned long long word;
 	unsigned long long fingerprint;
 	unsigned long long nonce; /* the container's runbox.request label */
 	long long ready_ms;       /* monotonic, when it became READY */
@@ -77,11 +87,23 @@ pool_hash(const char *s, size_t len)
 	return h ? h : 1;
 }
 
-static int
-pool_cas(struct pool_slot *s, int from, int to)
+static unsigned long long
+pool_word(const struct pool_slot *s)
 {
-	return __atomic_compare_exchange_n(&s->state, &from, to, 0,
+	return __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+}
+
+static int
+pool_cas(struct pool_slot *s, unsigned long long from, unsigned long long to)
+{
+	return __atomic_compare_exchange_n(&s->word, &from, to, 0,
 	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static void
+pool_set(struct pool_slot *s, int state)
+{
+	__atomic_store_n(&s->word, POOL_WORD(state, 0), __ATOMIC_RELEASE);
 }
 
 /*
@@ -92,14 +114,15 @@ int
 pool_reserve(unsigned long long fingerprint, unsigned long long nonce)
 {
 	struct pool_slot *s;
+	unsigned long long w;
 	int i;
 
 	for (i = 0; i < POOL_SLOTS; i++) {
 		s = &pool->slots[i];
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != POOL_FREE ||
-		    !pool_cas(s, POOL_FREE, POOL_CREATING))
+		w = pool_word(s);
+		if (POOL_STATE(w) != POOL_FREE ||
+		    !pool_cas(s, w, POOL_WORD(POOL_CREATING, getpid())))
 			continue;
-		s->owner = getpid();
 		s->fingerprint = fingerprint;
 		s->nonce = nonce;
 		s->id[0] = '\0';
@@ -117,36 +140,66 @@ pool_ready(int slot, const char *id, long long now)
 
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	s->ready_ms = now;
-	__atomic_store_n(&s->state, POOL_READY, __ATOMIC_RELEASE);
+	pool_set(s, POOL_READY);
+}
+
+/*
+ * Claim the ready container of slot s if want() accepts it: its id goes
+ * to id (RUN_ID_SIZE bytes).  1 when claimed.
+ */
+static int
+pool_take(struct pool_slot *s, int (*want)(const struct pool_slot *,
+    const void *), const void *arg, char *id)
+{
+	unsigned long long w = pool_word(s);
+
+	if (POOL_STATE(w) != POOL_READY || !want(s, arg) ||
+	    !pool_cas(s, w, POOL_WORD(POOL_CLAIMED, getpid())))
+		return 0;
+	/* Emptied and refilled between the test and the swap: look again. */
+	if (!want(s, arg)) {
+		pool_set(s, POOL_READY);
+		return 0;
+	}
+	memcpy(id, s->id, sizeof(s->id));
+	return 1;
+}
+
+static int
+pool_want_fingerprint(const struct pool_slot *s, const void *arg)
+{
+	return s->fingerprint == *(const unsigned long long *)arg;
 }
 
 /*
  * Claim a ready container made with fingerprint, for one run: its id goes
- * to id (72 bytes).  Returns the slot, or -1 when there is none.
+ * to id (RUN_ID_SIZE bytes).  Returns the slot, or -1 when there is none.
  */
 int
 pool_claim(unsigned long long fingerprint, char *id)
 {
-	struct pool_slot *s;
 	int i;
 
-	for (i = 0; i < POOL_SLOTS; i++) {
-		s = &pool->slots[i];
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != POOL_READY ||
-		    s->fingerprint != fingerprint ||
-		    !pool_cas(s, POOL_READY, POOL_CLAIMED))
-			continue;
-		s->owner = getpid();
-		/* A CAS lost between the test and the swap is no claim. */
-		if (s->fingerprint != fingerprint) {
-			__atomic_store_n(&s->state, POOL_READY,
-			    __ATOMIC_RELEASE);
-			continue;
-		}
-		memcpy(id, s->id, sizeof(s->id));
-		return i;
-	}
+	for (i = 0; i < POOL_SLOTS; i++)
+		if (pool_take(&pool->slots[i], pool_want_fingerprint,
+		    &fingerprint, id))
+			return i;
 	return -1;
+}
+
+struct pool_stale {
+	int (*keep)(unsigned long long, void *);
+	void *arg;
+	long long ready_before;
+};
+
+static int
+pool_want_stale(const struct pool_slot *s, const void *arg)
+{
+	const struct pool_stale *st = arg;
+
+	return !st->keep(s->fingerprint, st->arg) ||
+	    s->ready_ms < st->ready_before;
 }
 
 /*
@@ -157,19 +210,12 @@ int
 pool_claim_stale(int (*keep)(unsigned long long, void *), void *arg,
     long long ready_before, char *id)
 {
-	struct pool_slot *s;
+	struct pool_stale st = { keep, arg, ready_before };
 	int i;
 
-	for (i = 0; i < POOL_SLOTS; i++) {
-		s = &pool->slots[i];
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != POOL_READY ||
-		    (keep(s->fingerprint, arg) && s->ready_ms >= ready_before) ||
-		    !pool_cas(s, POOL_READY, POOL_CLAIMED))
-			continue;
-		s->owner = getpid();
-		memcpy(id, s->id, sizeof(s->id));
-		return i;
-	}
+	for (i = 0; i < POOL_SLOTS; i++)
+		if (pool_take(&pool->slots[i], pool_want_stale, &st, id))
+			return i;
 	return -1;
 }
 
@@ -177,8 +223,7 @@ pool_claim_stale(int (*keep)(unsigned long long, void *), void *arg,
 void
 pool_release(int slot)
 {
-	__atomic_store_n(&pool->slots[slot].state, POOL_FREE,
-	    __ATOMIC_RELEASE);
+	pool_set(&pool->slots[slot], POOL_FREE);
 }
 
 /*
@@ -188,14 +233,14 @@ pool_release(int slot)
 int
 pool_release_owner(pid_t pid)
 {
-	struct pool_slot *s;
-	int i, state, n = 0;
+	unsigned long long w;
+	int i, n = 0;
 
 	for (i = 0; i < POOL_SLOTS; i++) {
-		s = &pool->slots[i];
-		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-		if ((state == POOL_CREATING || state == POOL_CLAIMED) &&
-		    s->owner == pid && pool_cas(s, state, POOL_FREE))
+		w = pool_word(&pool->slots[i]);
+		if ((POOL_STATE(w) == POOL_CREATING ||
+		    POOL_STATE(w) == POOL_CLAIMED) && POOL_OWNER(w) == pid &&
+		    pool_cas(&pool->slots[i], w, POOL_WORD(POOL_FREE, 0)))
 			n++;
 	}
 	return n;
@@ -211,7 +256,7 @@ pool_count(unsigned long long fingerprint, int ready_only)
 
 	for (i = 0; i < POOL_SLOTS; i++) {
 		s = &pool->slots[i];
-		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		state = POOL_STATE(pool_word(s));
 		if ((state == POOL_READY || (!ready_only &&
 		    state == POOL_CREATING)) &&
 		    (fingerprint == 0 || s->fingerprint == fingerprint))
@@ -233,8 +278,8 @@ pool_holds(const char *request)
 		return 0;
 	nonce = strtoull(request, NULL, 16);
 	for (i = 0; i < POOL_SLOTS; i++)
-		if (__atomic_load_n(&pool->slots[i].state, __ATOMIC_ACQUIRE) !=
-		    POOL_FREE && pool->slots[i].nonce == nonce)
+		if (POOL_STATE(pool_word(&pool->slots[i])) != POOL_FREE &&
+		    pool->slots[i].nonce == nonce)
 			return 1;
 	return 0;
 }

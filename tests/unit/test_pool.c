@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runbox.h"
@@ -69,6 +70,27 @@ test_release_owner(void)
 	(void)a;
 }
 
+/* A claim by another process makes that process the owner: the death of
+ * the slot's creator no longer frees it, the claimer's does. */
+static void
+test_owner_moves_with_the_claim(void)
+{
+	char id[RUN_ID_SIZE];
+	int slot = pool_reserve(FP_A, 7), status = -1;
+	pid_t child;
+
+	pool_ready(slot, "moved", 1000);
+	if ((child = fork()) == 0)
+		_exit(pool_claim(FP_A, id) == slot ? 0 : 1);
+	waitpid(child, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "another process claims the container");
+	ok(pool_release_owner(getpid()) == 0 && pool_holds("0000000000000007"),
+	    "the creator's death does not free a slot claimed by another");
+	ok(pool_release_owner(child) == 1 && !pool_holds("0000000000000007"),
+	    "the claimer's death frees it");
+}
+
 static void
 test_stale(void)
 {
@@ -130,6 +152,7 @@ main(void)
 	test_claim_once();
 	test_holds();
 	test_release_owner();
+	test_owner_moves_with_the_claim();
 	test_stale();
 	test_counters();
 	test_full();
