@@ -120,7 +120,7 @@ def lowered_execution_time_takes_effect_after_reload():
         svc.signal(signal.SIGHUP)
         svc.wait_log(r"reloaded \S+: generation 1", 5)
         wait_for("old workers gone", lambda: not (old & set(svc.workers())), 10)
-        svc.wait_workers(2)
+        svc.wait_workers(svc.worker_count)
         r = svc.run(TINY, sh("sleep 3; echo slept"))
         expect_cut_at(r, 2000)
         expect(r.seconds < 2.0 + 2.0, "answered soon after the new deadline", r)
@@ -143,7 +143,7 @@ def restart_only_keys_are_logged_and_kept():
                          r"'\S+/other\.sock'; it takes effect at the next start", log),
                "the listen change is logged by name")
         wait_for("old workers gone", lambda: not (old & set(svc.workers())), 10)
-        svc.wait_workers(2)
+        svc.wait_workers(svc.worker_count)
 
         t, box = service.run_in_background(svc, "sleep 2; echo after")
         cid = svc.wait_running_container()
