@@ -88,10 +88,17 @@ worker_log(const struct api_context *ctx, FCGX_Request *req,
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
 
+	const struct run *r = ctx->run;
+
+	/* The container (and whether it was a warm one) of a run, so that a
+	 * request can be followed into Docker's own logs and events. */
 	log_info("request=%s method=%s uri=%s image=%s status=%d error=%s "
-	    "duration_ms=%lld", ctx->request_id, method ? method : "-",
-	    uri ? uri : "-", ctx->image[0] ? ctx->image : "-", ctx->status,
-	    ctx->error != ERROR_NONE ? error_name(ctx->error) : "-", duration);
+	    "container=%.12s warm=%s duration_ms=%lld", ctx->request_id,
+	    method ? method : "-", uri ? uri : "-",
+	    ctx->image[0] ? ctx->image : "-", ctx->status,
+	    ctx->error != ERROR_NONE ? error_name(ctx->error) : "-",
+	    r->id[0] ? r->id : "-", !ctx->is_run ? "-" :
+	    r->pool_slot != -1 ? "hit" : "no", duration);
 }
 
 /* Answer one accepted request and remove its container afterwards. */
@@ -106,6 +113,7 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&run, 0, sizeof(run));
 	run.attach_fd = -1;
+	run.pool_slot = -1;
 	ctx.conf = c;
 	ctx.docker = docker;
 	ctx.req = req;

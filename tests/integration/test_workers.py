@@ -239,6 +239,8 @@ def log_has_one_line_per_run_request():
     for field in ("method=POST", "uri=/run", "image=runbox/tiny:latest", "status=200",
                   "error=-"):
         expect(" %s " % field in line, "%s in %r" % (field, line))
+    expect(re.search(r" container=[0-9a-f]{12} warm=no ", line) is not None,
+           "the run's container, not a warm one (the suite's INI keeps none): %r" % line)
     m = re.search(r" duration_ms=(\d+)$", line.rstrip("\n"))
     expect(m is not None, "duration_ms= at the end: %r" % line)
     expect(int(m.group(1)) <= r.seconds * 1000 + 50,
@@ -253,7 +255,8 @@ def log_line_of_an_error_request_has_its_status_and_code():
     rid = r.headers.get("X-Request-Id")
     lines = wait_for("the log line of %s" % rid, lambda: log_lines(rid), 3)
     expect(len(lines) == 1, "exactly one line for %s: %s" % (rid, lines))
-    for field in ("method=GET", "uri=/version", "status=401", "error=access_token"):
+    for field in ("method=GET", "uri=/version", "status=401", "error=access_token",
+                  "container=-", "warm=-"):
         expect(" %s " % field in lines[0], "%s in %r" % (field, lines[0]))
     expect(re.search(r" duration_ms=\d+$", lines[0].rstrip("\n")) is not None,
            "duration_ms=", lines[0])
