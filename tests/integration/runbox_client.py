@@ -115,6 +115,15 @@ class Conf:
         """The name of every [image.*] section: the images allowed."""
         return [self.ini.get(s, "name") for s in self.ini.sections() if s.startswith("image.")]
 
+    def aliases(self, image):
+        """The aliases of the [image.*] section whose name is image, as
+        runboxd splits them (spaces and/or commas)."""
+        for section in self.ini.sections():
+            if section.startswith("image.") and self.ini.get(section, "name") == image:
+                text = self.ini.get(section, "aliases", fallback="")
+                return [a for a in re.split(r"[\s,]+", text) if a]
+        raise KeyError("%s: no [image.*] section names %s" % (self.path, image))
+
     def limit(self, image, key):
         """A key of [limits] as the [image.*] section whose name is image
         has it: its own value, else the one of [limits]."""

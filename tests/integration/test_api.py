@@ -194,6 +194,21 @@ def images_lists_allowed_images_with_language_and_limits():
                % (image, want), r)
     expect(CONF.execution_ms(PYTHON) != CONF.execution_ms(TINY),
            "the INI gives python an execution_time of its own, so both sources are seen")
+    expect(by_image[PYTHON].get("aliases") == CONF.aliases(PYTHON) and
+           by_image[TINY].get("aliases") == CONF.aliases(TINY),
+           "each image lists the aliases of its section", r)
+
+
+@suite.test
+def run_naming_an_alias_runs_its_sections_image_with_its_limits():
+    code = "import sys\nprint(sys.version_info[0])\nprint(sys.stdin.read())"
+    payload = {"language": "python", "files": files(("main.py", code)), "stdin": "via alias"}
+    for alias in CONF.aliases(PYTHON):
+        expect_run(run(alias, payload), "3\nvia alias\n")
+    slow = {"language": "python",
+            "files": files(("main.py", "import time\ntime.sleep(%.1f)\nprint('late')"
+                            % ((CONF.execution_ms(TINY) + 500) / 1000)))}
+    expect_run(run("glot/python", slow), "late\n")
 
 
 # --- request validation ------------------------------------------------------
