@@ -219,6 +219,26 @@ languages_expand(const char *tmpl, const struct language *lang,
 }
 
 /*
+ * The way a payload runs, as glot's code-runner reads it: a language it
+ * knows wins, with a non-empty "command" instead of its defaults if there
+ * is one; else runInstructions (glot reads a payload whose language it
+ * does not know as that form); else, runbox's own, a command alone; else
+ * the language's defaults, which report it unknown.  has_command: a
+ * non-empty command.
+ */
+enum languages_form
+languages_form(const char *language, int has_command, int has_instructions)
+{
+	if (language != NULL && languages_find(language) != NULL)
+		return has_command ? LANGUAGES_COMMAND : LANGUAGES_DEFAULTS;
+	if (has_instructions)
+		return LANGUAGES_INSTRUCTIONS;
+	if (has_command)
+		return LANGUAGES_COMMAND;
+	return language != NULL ? LANGUAGES_DEFAULTS : LANGUAGES_NONE;
+}
+
+/*
  * Fills plan with the build and run commands of a language from the
  * table, expanded for files (whose first name is the main file).  The
  * caller releases it with languages_free().  Returns -1 with the reason

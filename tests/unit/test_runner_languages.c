@@ -260,6 +260,26 @@ test_errors(void)
 	    "a language without files is an error");
 }
 
+/* Which way a payload runs, as glot's code-runner chooses. */
+static void
+test_form(void)
+{
+	ok(languages_form("python", 0, 1) == LANGUAGES_DEFAULTS,
+	    "a known language wins over runInstructions, as in glot");
+	ok(languages_form("python", 1, 1) == LANGUAGES_COMMAND,
+	    "a known language's command wins over runInstructions");
+	ok(languages_form("zig", 0, 1) == LANGUAGES_INSTRUCTIONS,
+	    "runInstructions win over a language the runner does not know");
+	ok(languages_form(NULL, 1, 1) == LANGUAGES_INSTRUCTIONS,
+	    "runInstructions win over a command alone");
+	ok(languages_form(NULL, 1, 0) == LANGUAGES_COMMAND,
+	    "a command alone runs");
+	ok(languages_form("zig", 0, 0) == LANGUAGES_DEFAULTS,
+	    "an unknown language alone goes to its defaults, to be refused");
+	ok(languages_form(NULL, 0, 0) == LANGUAGES_NONE,
+	    "nothing to run is none");
+}
+
 /*
  * The language the recipe images/IMAGE/Dockerfile labels itself with
  * (LABEL runbox.language=NAME) into lang, or "" if it has none.
@@ -322,6 +342,7 @@ main(void)
 	test_expansions();
 	test_main_file();
 	test_errors();
+	test_form();
 	test_images();
 	return tap_done();
 }
