@@ -464,6 +464,30 @@ def python_exception_is_exit_code_1_with_traceback():
 
 
 @suite.test
+def run_instructions_with_no_files_run_in_an_empty_work_dir():
+    # glot's web app asks an image for its version this way.
+    r = run(TINY, {"runInstructions": {"buildCommands": [],
+                                       "runCommand": "ls -A | wc -l; echo v1.2"},
+                   "files": [], "stdin": None})
+    expect_run(r, "0\nv1.2\n")
+
+
+@suite.test
+def language_wins_over_run_instructions_as_in_glot():
+    r = run(TINY, {"language": "bash", "files": files(("main.sh", "echo from language")),
+                   "runInstructions": {"buildCommands": [],
+                                       "runCommand": "echo from instructions"}})
+    expect_run(r, "from language\n")
+
+
+@suite.test
+def language_defaults_with_no_files_is_400_request_payload():
+    expect_error(run(TINY, {"language": "bash", "files": [],
+                            "runInstructions": {"runCommand": "true"}}),
+                 400, "request.payload")
+
+
+@suite.test
 def program_killed_by_signal_is_reported():
     # The runner runs "bash main.sh" via sh -c; the script kills itself.
     # Whichever process the runner waits for, the report must name SIGKILL,
