@@ -170,7 +170,23 @@ static const struct expansion {
 	{ "java", "It's.java", "exec javac -d . 'It'\\''s.java' ",
 	    "exec java -cp . 'It'\\''s'", "{name} is quoted" },
 	{ "java", "-X.java", "exec javac -d . ./'-X.java' ",
-	    "exec java -cp . '-X'", "{name} is a class name, not a path: no ./" },
+	    "exec java -cp . '-X'",
+	    "{class} is a class name, not a path: no ./" },
+	{ "java", "main.java", "exec javac -d . 'main.java' ",
+	    "exec java -cp . 'Main'",
+	    "java runs main.java's class Main, as glot does" },
+	{ "java", "a.java", "exec javac -d . 'a.java' ", "exec java -cp . 'a'",
+	    "a one-letter name stays as it is, as in glot" },
+	{ "java", "\xc3\xa9t\xc3\xa9.java",
+	    "exec javac -d . '\xc3\xa9t\xc3\xa9.java' ",
+	    "exec java -cp . '\xc3\xa9t\xc3\xa9'",
+	    "a non-ASCII name stays as it is, as in glot" },
+	{ "kotlin", "main.kt",
+	    "exec kotlinc 'main.kt'  -include-runtime -d a.jar",
+	    "exec java -cp a.jar 'Main'Kt",
+	    "kotlin runs main.kt's facade class MainKt, as glot does" },
+	{ "scala", "main.scala", "exec scalac -d . 'main.scala' ",
+	    "exec scala -cp . Main", "scala runs object Main, as glot does" },
 	{ "plaintext", "notes.txt", NULL, "exec cat 'notes.txt'",
 	    "plaintext is cat, which every image has" },
 };
@@ -230,6 +246,10 @@ test_main_file(void)
 	    NAMES("exec ocamlfind ocamlopt -package str,unix -linkpkg -o a.out "
 	    "'util.ml' 'main.ml'"), "exec ./a.out"),
 	    "the main file is not among {others}, wherever the template puts it");
+	ok(plans("ocaml", NAMES("main.ml", "a.ml", "b.ml", "c.txt"),
+	    NAMES("exec ocamlfind ocamlopt -package str,unix -linkpkg -o a.out "
+	    "'b.ml' 'a.ml' 'main.ml'"), "exec ./a.out"),
+	    "{rothers} are the others last first, as glot orders OCaml's");
 	ok(plans("cpp", NAMES("main.cpp", "a.cc", "b.cxx", "c.c"),
 	    NAMES("exec g++ -o a.out 'main.cpp' 'a.cc' 'b.cxx'"),
 	    "exec ./a.out"), "every extension of the language counts");
