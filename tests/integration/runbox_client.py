@@ -4,9 +4,11 @@ The suites import this module; the service URL, token and instance come
 from the environment that tests/integration/run sets up.
 """
 import configparser
+import http.client
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -69,6 +71,21 @@ def containers():
         ["docker", "ps", "-aq", "--filter", "label=runbox.instance=" + INSTANCE],
         check=True, capture_output=True, text=True).stdout
     return out.split()
+
+
+def docker_version(socket_path="/var/run/docker.sock"):
+    """Docker's own answer to GET /version, from the socket runboxd uses
+    (the default [docker] endpoint)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(socket_path)
+    conn = http.client.HTTPConnection("localhost", timeout=10)
+    conn.sock = sock
+    try:
+        conn.request("GET", "/version")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
 
 
 def duration_ms(text):

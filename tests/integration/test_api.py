@@ -12,8 +12,8 @@ import re
 import time
 import urllib.parse
 
-from runbox_client import (TOKEN, URL, _ctx, Conf, containers, expect, expect_error,
-                           files, request, run, size_bytes, Suite)
+from runbox_client import (TOKEN, URL, _ctx, Conf, containers, docker_version, expect,
+                           expect_error, files, request, run, size_bytes, Suite)
 
 TINY = "runbox/tiny:latest"
 PYTHON = "runbox/python:latest"
@@ -77,6 +77,29 @@ def version_with_token_answers_docker_versions():
         expect(isinstance(d.get(key), str) and d[key], "docker.%s is a string" % key, r)
     expect(d["os"] == "linux", "docker.os is linux", r)
     expect(re.fullmatch(r"1\.\d+", d["apiVersion"]) is not None, "apiVersion 1.N", r)
+
+
+@suite.test
+def version_passes_every_docker_field_through_in_camel_case():
+    r = request("GET", "/version")
+    expect(r.status == 200 and r.json is not None, "200 JSON", r)
+    d = r.json["docker"]
+    raw = docker_version()
+    want = {k[0].lower() + k[1:] for k in raw if k != "MinAPIVersion"}
+    expect(want <= set(d), "every key Docker sent, camelCased: %r" % sorted(want - set(d)), r)
+    if "MinAPIVersion" in raw:
+        expect(d.get("minApiVersion") == raw["MinAPIVersion"],
+               "MinAPIVersion reads as minApiVersion", r)
+    expect("Platform" in raw and "Components" in raw,
+           "this dockerd sends Platform and Components")
+    expect(d.get("platform") == {"name": raw["Platform"]["Name"]},
+           "platform: {name} as glot sends it", r)
+    comps = d.get("components")
+    expect(isinstance(comps, list) and len(comps) == len(raw["Components"]),
+           "components: one per component Docker lists", r)
+    for got, sent in zip(comps, raw["Components"]):
+        expect(got.get("name") == sent["Name"] and got.get("version") == sent["Version"],
+               "component %s: name and version" % sent["Name"], r)
 
 
 @suite.test
@@ -439,6 +462,30 @@ def run_instructions_build_then_run():
 
 
 @suite.test
+def run_instructions_with_no_files_run_in_an_empty_work_dir():
+    # glot's web app asks an image for its version this way.
+    r = run(TINY, {"runInstructions": {"buildCommands": [],
+                                       "runCommand": "ls -A | wc -l; echo v1.2"},
+                   "files": [], "stdin": None})
+    expect_run(r, "0\nv1.2\n")
+
+
+@suite.test
+def language_wins_over_run_instructions_as_in_glot():
+    r = run(TINY, {"language": "bash", "files": files(("main.sh", "echo from language")),
+                   "runInstructions": {"buildCommands": [],
+                                       "runCommand": "echo from instructions"}})
+    expect_run(r, "from language\n")
+
+
+@suite.test
+def language_defaults_with_no_files_is_400_request_payload():
+    expect_error(run(TINY, {"language": "bash", "files": [],
+                            "runInstructions": {"runCommand": "true"}}),
+                 400, "request.payload")
+
+
+@suite.test
 def failing_build_command_stops_before_run_command():
     r = run(TINY, {"runInstructions": {
         "buildCommands": ["echo build broke >&2; exit 2"],
@@ -461,30 +508,6 @@ def python_exception_is_exit_code_1_with_traceback():
     expect(r.json["error"] == "Exit code: 1", "Exit code: 1", r)
     expect(r.json["stderr"].startswith("Traceback") and
            r.json["stderr"].endswith("ValueError: boom\n"), "traceback on stderr", r)
-
-
-@suite.test
-def run_instructions_with_no_files_run_in_an_empty_work_dir():
-    # glot's web app asks an image for its version this way.
-    r = run(TINY, {"runInstructions": {"buildCommands": [],
-                                       "runCommand": "ls -A | wc -l; echo v1.2"},
-                   "files": [], "stdin": None})
-    expect_run(r, "0\nv1.2\n")
-
-
-@suite.test
-def language_wins_over_run_instructions_as_in_glot():
-    r = run(TINY, {"language": "bash", "files": files(("main.sh", "echo from language")),
-                   "runInstructions": {"buildCommands": [],
-                                       "runCommand": "echo from instructions"}})
-    expect_run(r, "from language\n")
-
-
-@suite.test
-def language_defaults_with_no_files_is_400_request_payload():
-    expect_error(run(TINY, {"language": "bash", "files": [],
-                            "runInstructions": {"runCommand": "true"}}),
-                 400, "request.payload")
 
 
 @suite.test
