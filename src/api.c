@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,24 +138,67 @@ api_root(struct api_context *ctx)
 	json_object_put(o);
 }
 
-/* glot's /version: Docker's own answer with its keys in camelCase. */
+/*
+ * A key of Docker's answer as glot's serde renames it: the first letter
+ * lower case, and an acronym read as a word ("MinAPIVersion" becomes
+ * "minApiVersion"): a capital between a capital and one that is not
+ * followed by a lower-case letter goes lower case.
+ */
+static void
+api_camel(const char *key, char *out, size_t outlen)
+{
+	size_t i, len = strlen(key);
+
+	if (len >= outlen)
+		len = outlen - 1;
+	for (i = 0; i < len; i++) {
+		out[i] = key[i];
+		if (isupper((unsigned char)key[i]) && (i == 0 ||
+		    (isupper((unsigned char)key[i - 1]) &&
+		    !islower((unsigned char)key[i + 1]))))
+			out[i] = (char)tolower((unsigned char)key[i]);
+	}
+	out[len] = '\0';
+}
+
+/* A copy of v with every object key, at every depth, in camelCase. */
+static json_object *
+api_camel_copy(json_object *v)
+{
+	json_object *copy;
+	char key[256];
+	size_t i;
+
+	if (json_object_is_type(v, json_type_array)) {
+		copy = json_object_new_array();
+		for (i = 0; i < json_object_array_length(v); i++)
+			json_object_array_add(copy, api_camel_copy(
+			    json_object_array_get_idx(v, i)));
+		return copy;
+	}
+	if (!json_object_is_type(v, json_type_object))
+		return json_object_get(v);
+	copy = json_object_new_object();
+	json_object_object_foreach(v, k, member) {
+		api_camel(k, key, sizeof(key));
+		json_object_object_add(copy, key, api_camel_copy(member));
+	}
+	return copy;
+}
+
+/*
+ * glot's /version: Docker's whole answer under "docker", its keys in
+ * camelCase, nested ones too (glot's clients read "platform" and
+ * "components").
+ */
 static void
 api_version(struct api_context *ctx)
 {
-	static const char *keys[][2] = {
-		{ "Version", "version" }, { "ApiVersion", "apiVersion" },
-		{ "GitCommit", "gitCommit" }, { "GoVersion", "goVersion" },
-		{ "Os", "os" }, { "Arch", "arch" },
-		{ "KernelVersion", "kernelVersion" },
-		{ "BuildTime", "buildTime" },
-		{ "MinAPIVersion", "minApiVersion" },
-	};
 	struct docker *d = ctx->docker;
 	struct error e;
 	struct buf resp = { 0 };
-	json_object *root = NULL, *o, *docker, *v;
+	json_object *root = NULL, *o;
 	long status;
-	size_t i;
 
 	if (docker_call(d, "GET", "/version", NULL, d->read_timeout,
 	    64 * 1024, &status, &resp) == -1 || status != 200 ||
@@ -169,12 +213,7 @@ api_version(struct api_context *ctx)
 		goto done;
 	}
 	o = json_object_new_object();
-	docker = json_object_new_object();
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_object_get_ex(root, keys[i][0], &v))
-			json_object_object_add(docker, keys[i][1],
-			    json_object_get(v));
-	json_object_object_add(o, "docker", docker);
+	json_object_object_add(o, "docker", api_camel_copy(root));
 	api_reply_json(ctx, 200, NULL, o);
 	json_object_put(o);
 done:

@@ -157,6 +157,9 @@ static const struct conf_key conf_keys[] = {
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
 	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language), RELOAD },
 	{ "image", "warm", CONF_INT, 0, 64, NULL, I(warm), RELOAD },
+	/* Split into im->aliases once the section is read. */
+	{ "image", "aliases", CONF_STRING, 1, 65536, NULL, I(alias_list),
+	    RELOAD },
 };
 
 /* Former names of keys, still read as the key they became, with a warning. */
@@ -511,8 +514,8 @@ conf_load_key(struct conf *c, dictionary *d, ssize_t i, const char *section,
 	if ((k = conf_find_key(section, name, &former)) == NULL)
 		return conf_fail(err, errlen, "%s: [%s] %s: unknown key%s",
 		    c->path, section, name, conf_is_image(section) ?
-		    " (an image section takes name, language and the keys of "
-		    "[limits])" : "");
+		    " (an image section takes name, aliases, language, warm "
+		    "and the keys of [limits])" : "");
 	if (former) {
 		snprintf(entry, sizeof(entry), "%s:%s", section, k->name);
 		if (iniparser_find_entry(d, entry))
@@ -525,6 +528,43 @@ conf_load_key(struct conf *c, dictionary *d, ssize_t i, const char *section,
 	if (conf_set(k, value, c, im, why, sizeof(why)) == -1)
 		return conf_fail(err, errlen, "%s: [%s] %s: %s", c->path,
 		    section, name, why);
+	return 0;
+}
+
+#define ALIAS_MAX 255 /* bytes, Docker's bound on an image name */
+#define ALIAS_SEP " \t,"  /* between aliases */
+
+/*
+ * The aliases key, a list separated by spaces and/or commas, into
+ * im->aliases.
+ */
+static int
+conf_split_aliases(struct conf *c, const char *section, struct image *im,
+    char *err, size_t errlen)
+{
+	const char *p = im->alias_list;
+	char **v;
+	size_t n;
+
+	for (p += strspn(p, ALIAS_SEP); *p != '\0'; p += n + strspn(p + n, ALIAS_SEP)) {
+		n = strcspn(p, ALIAS_SEP);
+		if (n > ALIAS_MAX)
+			return conf_fail(err, errlen, "%s: [%s] aliases: "
+			    "'%.40s...': longer than %d bytes", c->path,
+			    section, p, ALIAS_MAX);
+		v = realloc(im->aliases, (im->naliases + 1) * sizeof(*v));
+		if (v == NULL)
+			return conf_fail(err, errlen, "%s: out of memory",
+			    c->path);
+		im->aliases = v;
+		if ((v[im->naliases] = strndup(p, n)) == NULL)
+			return conf_fail(err, errlen, "%s: out of memory",
+			    c->path);
+		im->naliases++;
+	}
+	if (im->naliases == 0)
+		return conf_fail(err, errlen, "%s: [%s] aliases: no name",
+		    c->path, section);
 	return 0;
 }
 
@@ -560,6 +600,8 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 		    c->path, section);
 	if (im->language == NULL && (im->language = strdup(ikey)) == NULL)
 		return conf_fail(err, errlen, "%s: out of memory", c->path);
+	if (im->alias_list != NULL)
+		return conf_split_aliases(c, section, im, err, errlen);
 	return 0;
 }
 
@@ -706,11 +748,86 @@ conf_check_limits(const struct conf *c, const char *section,
 	return 0;
 }
 
+/*
+ * Whether a client naming a means image b: the same name, or one of them
+ * with ":latest" and the other without a tag.
+ */
+static int
+conf_same_image(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > lb)
+		return conf_same_image(b, a);
+	return strncmp(a, b, la) == 0 && (b[la] == '\0' ||
+	    strcmp(b + la, ":latest") == 0);
+}
+
+/* Whether one of the first n aliases of im is name. */
+static int
+conf_has_alias(const struct image *im, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (conf_same_image(im->aliases[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * The image section a client naming name reaches among the first n, by
+ * its name or one of its aliases; NULL if none.
+ */
+static const struct image *
+conf_match(const struct conf *c, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (conf_same_image(c->images[i].name, name) ||
+		    conf_has_alias(&c->images[i], c->images[i].naliases, name))
+			return &c->images[i];
+	return NULL;
+}
+
+/*
+ * Every name a client may send reaches one image section: image i's name
+ * against the sections before it, each of its aliases against every
+ * name, the aliases of the sections before it and its own before it.
+ */
+static int
+conf_check_names(const struct conf *c, size_t i, char *err, size_t errlen)
+{
+	const struct image *im = &c->images[i], *other;
+	const char *alias;
+	size_t j, k;
+
+	if ((other = conf_match(c, i, im->name)) != NULL)
+		return conf_fail(err, errlen, "%s: [image.%s] name: '%s' is "
+		    "already [image.%s]", c->path, im->key, im->name,
+		    other->key);
+	for (j = 0; j < im->naliases; j++) {
+		alias = im->aliases[j];
+		other = conf_match(c, i, alias);
+		for (k = i; other == NULL && k < c->nimages; k++)
+			if (conf_same_image(c->images[k].name, alias))
+				other = &c->images[k];
+		if (other == NULL && conf_has_alias(im, j, alias))
+			other = im;
+		if (other != NULL)
+			return conf_fail(err, errlen, "%s: [image.%s] aliases: "
+			    "'%s' is already [image.%s]", c->path, im->key,
+			    alias, other->key);
+	}
+	return 0;
+}
+
 static int
 conf_check(struct conf *c, char *err, size_t errlen)
 {
 	char host[256], section[128];
-	size_t i, j;
+	size_t i;
 	int port;
 
 	if (conf_parse_user(c, err, errlen) == -1)
@@ -770,12 +887,8 @@ conf_check(struct conf *c, char *err, size_t errlen)
 			return -1;
 		if (c->images[i].limits.execution_time > c->max_run_time)
 			c->max_run_time = c->images[i].limits.execution_time;
-		for (j = 0; j < i; j++)
-			if (strcmp(c->images[i].name, c->images[j].name) == 0)
-				return conf_fail(err, errlen, "%s: [image.%s] "
-				    "name: '%s' is already [image.%s]", c->path,
-				    c->images[i].key, c->images[i].name,
-				    c->images[j].key);
+		if (conf_check_names(c, i, err, errlen) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -836,8 +949,12 @@ conf_free(struct conf *c)
 		for (j = 0; k->place == IN_IMAGE && j < c->nimages; j++)
 			free(*(char **)conf_place_of(k, c, &c->images[j]));
 	}
-	for (i = 0; i < c->nimages; i++)
+	for (i = 0; i < c->nimages; i++) {
+		for (j = 0; j < c->images[i].naliases; j++)
+			free(c->images[i].aliases[j]);
+		free(c->images[i].aliases);
 		free(c->images[i].key);
+	}
 	free(c->images);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
@@ -946,22 +1063,12 @@ conf_keep_restart_only(struct conf *next, const struct conf *running)
 	return 0;
 }
 
-/* The allowed image a client names, with or without ":latest". */
+/*
+ * The allowed image a client names, by its name or an alias, with or
+ * without ":latest".
+ */
 const struct image *
 conf_find_image(const struct conf *c, const char *name)
 {
-	size_t i, len = strlen(name);
-	const char *n;
-
-	for (i = 0; i < c->nimages; i++) {
-		n = c->images[i].name;
-		if (strcmp(n, name) == 0)
-			return &c->images[i];
-		if (strncmp(n, name, len) == 0 && strcmp(n + len, ":latest") == 0)
-			return &c->images[i];
-		if (strncmp(name, n, strlen(n)) == 0 &&
-		    strcmp(name + strlen(n), ":latest") == 0)
-			return &c->images[i];
-	}
-	return NULL;
+	return conf_match(c, c->nimages, name);
 }

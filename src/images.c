@@ -75,6 +75,19 @@ images_limits(const struct limits *l)
 	return o;
 }
 
+/* The other names clients may send for im, [] if none. */
+static json_object *
+images_aliases(const struct image *im)
+{
+	json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < im->naliases; i++)
+		json_object_array_add(a,
+		    json_object_new_string(im->aliases[i]));
+	return a;
+}
+
 /* The JSON array GET /images answers; the caller puts it. */
 json_object *
 images_list(const struct conf *c, struct docker *d)
@@ -89,6 +102,7 @@ images_list(const struct conf *c, struct docker *d)
 		o = json_object_new_object();
 		json_object_object_add(o, "image",
 		    json_object_new_string(im->name));
+		json_object_object_add(o, "aliases", images_aliases(im));
 		json_object_object_add(o, "language",
 		    json_object_new_string(im->language));
 		json_object_object_add(o, "limits", images_limits(&im->limits));

@@ -34,7 +34,6 @@ struct request_field {
 	json_type type;
 	int flags;
 	size_t max; /* string: bytes, if REQUEST_CSTRING; array: items; 0: any */
-	size_t min; /* array: items */
 	const char *noun; /* array: its items in a message ("files") */
 	const struct request_field *item;   /* array: each item */
 	const struct request_field *fields; /* object: members, NULL name last */
@@ -77,7 +76,7 @@ static const struct request_field request_payload_fields[] = {
 	{ .name = "language", .type = json_type_string,
 	    .flags = REQUEST_CSTRING, .max = REQUEST_MAX_LANGUAGE },
 	{ .name = "files", .type = json_type_array, .flags = REQUEST_REQUIRED,
-	    .min = 1, .max = FILES_MAX, .noun = "files",
+	    .max = FILES_MAX, .noun = "files",
 	    .item = &request_file, .check = request_check_clashes },
 	{ .name = "stdin", .type = json_type_string },
 	{ .name = "command", .type = json_type_string,
@@ -177,13 +176,9 @@ request_check_array(json_object *v, const struct request_field *f,
 	size_t i, n = json_object_array_length(v);
 	char item[96];
 
-	if (n < f->min || (f->max != 0 && n > f->max)) {
-		if (f->min != 0)
-			error_set(e, ERROR_REQUEST_PAYLOAD, "%s must hold %zu "
-			    "to %zu %s", path, f->min, f->max, f->noun);
-		else
-			error_set(e, ERROR_REQUEST_PAYLOAD, "%s holds more "
-			    "than %zu %s", path, f->max, f->noun);
+	if (f->max != 0 && n > f->max) {
+		error_set(e, ERROR_REQUEST_PAYLOAD, "%s holds more than %zu "
+		    "%s", path, f->max, f->noun);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -253,23 +248,50 @@ request_check_value(json_object *v, const struct request_field *f,
 	return rc;
 }
 
-/* The payload as the runner expects it: files, and a language or a way
- * to run them. */
-int
-request_check_payload(json_object *payload, struct error *e)
+/* The string member key of o, NULL if absent or null. */
+static const char *
+request_string(json_object *o, const char *key)
 {
 	json_object *v;
 
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * The payload as the runner expects it: files, and a language or a way
+ * to run them, chosen as the runner chooses.  As glot's, files may be
+ * empty ("files": [], as glot asks an image for its version) unless the
+ * language's defaults need a main file.
+ */
+int
+request_check_payload(json_object *payload, struct error *e)
+{
+	const char *language, *command;
+	json_object *files, *ins;
+
 	if (request_check_value(payload, &request_payload, "payload", e) == -1)
 		return -1;
-	if (json_object_object_get_ex(payload, "runInstructions", &v) &&
-	    v != NULL)
+	language = request_string(payload, "language");
+	command = request_string(payload, "command");
+	json_object_object_get_ex(payload, "files", &files);
+	if (!json_object_object_get_ex(payload, "runInstructions", &ins))
+		ins = NULL;
+	switch (languages_form(language, command != NULL && *command != '\0',
+	    ins != NULL)) {
+	case LANGUAGES_DEFAULTS:
+		if (json_object_array_length(files) > 0)
+			return 0;
+		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.files is empty: "
+		    "language '%s' needs a main file", language);
+		return -1;
+	case LANGUAGES_COMMAND:
+	case LANGUAGES_INSTRUCTIONS:
 		return 0;
-	if (json_object_object_get_ex(payload, "language", &v) && v != NULL)
-		return 0;
-	if (json_object_object_get_ex(payload, "command", &v) && v != NULL &&
-	    json_object_get_string_len(v) > 0)
-		return 0;
+	case LANGUAGES_NONE:
+		break;
+	}
 	error_set(e, ERROR_REQUEST_PAYLOAD, "payload needs a language, "
 	    "a command or runInstructions");
 	return -1;

@@ -61,6 +61,9 @@ struct image {
 	char *key;  /* "python" for [image.python] */
 	char *name; /* the Docker image reference clients send */
 	char *language; /* for GET /images; defaults to key */
+	char *alias_list; /* the aliases key as written */
+	char **aliases;   /* other names clients may send for it */
+	size_t naliases;
 	long long warm; /* containers kept ready; 0: none */
 	struct limits limits;
 };

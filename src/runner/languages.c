@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,17 @@
 /*
  * Templates are simple commands run with sh -c in the work dir.
  * Placeholders:
- *   {main}    the main file
- *   {others}  the other files whose names end in one of exts
- *   {stem}    the main file without its extension ("src/main")
- *   {name}    its base name without extension ("main"), for class names
+ *   {main}     the main file
+ *   {others}   the other files whose names end in one of exts
+ *   {rothers}  the same, last first
+ *   {stem}     the main file without its extension ("src/main")
+ *   {name}     its base name without extension ("main")
+ *   {class}    that name with its first letter upper case if it is ASCII
+ *              and longer than one byte ("Main"), the class glot runs
+ *
+ * With the same files the defaults do what glot's code-runner does: the
+ * same main class, the same files in the same order where the compiler
+ * cares; runbox's own tools where Debian lacks glot's (gcc, gdc).
  */
 struct language {
 	const char *name;
@@ -72,20 +80,25 @@ static const struct language languages[] = {
 	{ "guile", NULL, { NULL }, "guile --no-auto-compile -s {main}" },
 	/* ghc --make finds the imported modules in the work dir. */
 	{ "haskell", NULL, { "ghc -v0 -o a.out {main}" }, "./a.out" },
+	/* glot compiles main.java and runs Main. */
 	{ "java", ".java", { "javac -d . {main} {others}" },
-	    "java -cp . {name}" },
+	    "java -cp . {class}" },
 	{ "javascript", NULL, { NULL }, "node {main}" },
+	/* The main file's facade class, as glot's kotlin MainKt. */
 	{ "kotlin", ".kt",
 	    { "kotlinc {main} {others} -include-runtime -d a.jar" },
-	    "java -jar a.jar" },
+	    "java -cp a.jar {class}Kt" },
 	{ "lua", NULL, { NULL }, "lua {main}" },
 	{ "nim", NULL,
 	    { "nim compile --hints:off --nimcache:.nimcache -o:a.out {main}" },
 	    "./a.out" },
 	{ "nix", NULL, { NULL }, "nix-instantiate --eval {main}" },
-	/* OCaml links in order, so dependencies before the main file. */
+	/*
+	 * OCaml links in order, so dependencies before the main file; glot
+	 * passes the others last first.
+	 */
 	{ "ocaml", ".ml", { "ocamlfind ocamlopt -package str,unix -linkpkg "
-	    "-o a.out {others} {main}" }, "./a.out" },
+	    "-o a.out {rothers} {main}" }, "./a.out" },
 	/* fpc reports on stdout; -l- -v0e: no banner, errors only. */
 	{ "pascal", NULL, { "fpc -l- -v0e -oa.out {main} >&2" }, "./a.out" },
 	{ "perl", NULL, { NULL }, "perl {main}" },
@@ -150,21 +163,43 @@ languages_has_ext(const char *name, const char *exts)
 	return 0;
 }
 
+/* The other files with the language's extensions, last first if reverse. */
 static void
 languages_others(FILE *fp, const struct language *lang,
-    const struct runner_files *files)
+    const struct runner_files *files, int reverse)
 {
 	const char *sep = "", *name;
 	size_t i;
 
 	for (i = 1; i < files->count; i++) {
-		name = files->v[i].name;
+		name = files->v[reverse ? files->count - i : i].name;
 		if (!languages_has_ext(name, lang->exts))
 			continue;
 		fputs(sep, fp);
 		languages_quote(fp, name, strlen(name), 1);
 		sep = " ";
 	}
+}
+
+/*
+ * Writes name (len bytes) as glot names the class of a file: the first
+ * letter upper case, unless name is one byte or not all ASCII.
+ */
+static void
+languages_class(FILE *fp, const char *name, size_t len)
+{
+	char buf[FILES_NAME_MAX];
+	size_t i;
+
+	for (i = 0; i < len && (unsigned char)name[i] < 0x80; i++)
+		;
+	if (i < len || len < 2 || len > sizeof(buf)) {
+		languages_quote(fp, name, len, 0);
+		return;
+	}
+	memcpy(buf, name, len);
+	buf[0] = (char)toupper((unsigned char)buf[0]);
+	languages_quote(fp, buf, len, 0);
 }
 
 /* Returns the template with its placeholders replaced, or NULL. */
@@ -194,8 +229,11 @@ languages_expand(const char *tmpl, const struct language *lang,
 			languages_quote(fp, main_file, strlen(main_file), 1);
 			p += 5;
 		} else if (strncmp(p, "{others}", 8) == 0) {
-			languages_others(fp, lang, files);
+			languages_others(fp, lang, files, 0);
 			p += 7;
+		} else if (strncmp(p, "{rothers}", 9) == 0) {
+			languages_others(fp, lang, files, 1);
+			p += 8;
 		} else if (strncmp(p, "{stem}", 6) == 0) {
 			languages_quote(fp, main_file, stem_len, 1);
 			p += 5;
@@ -203,6 +241,10 @@ languages_expand(const char *tmpl, const struct language *lang,
 			languages_quote(fp, base,
 			    stem_len - (size_t)(base - main_file), 0);
 			p += 5;
+		} else if (strncmp(p, "{class}", 7) == 0) {
+			languages_class(fp, base,
+			    stem_len - (size_t)(base - main_file));
+			p += 6;
 		} else
 			fputc(*p, fp);
 	}
@@ -216,6 +258,26 @@ languages_expand(const char *tmpl, const struct language *lang,
 		return NULL;
 	}
 	return out;
+}
+
+/*
+ * The way a payload runs, as glot's code-runner reads it: a language it
+ * knows wins, with a non-empty "command" instead of its defaults if there
+ * is one; else runInstructions (glot reads a payload whose language it
+ * does not know as that form); else, runbox's own, a command alone; else
+ * the language's defaults, which report it unknown.  has_command: a
+ * non-empty command.
+ */
+enum languages_form
+languages_form(const char *language, int has_command, int has_instructions)
+{
+	if (language != NULL && languages_find(language) != NULL)
+		return has_command ? LANGUAGES_COMMAND : LANGUAGES_DEFAULTS;
+	if (has_instructions)
+		return LANGUAGES_INSTRUCTIONS;
+	if (has_command)
+		return LANGUAGES_COMMAND;
+	return language != NULL ? LANGUAGES_DEFAULTS : LANGUAGES_NONE;
 }
 
 /*

@@ -240,33 +240,33 @@ runner_instructions(struct json_object *ins, struct runner_plan *plan,
 	return runner_commands_add(plan, run, 1, err, errlen);
 }
 
-/*
- * What to run: runInstructions if present, else a non-empty "command"
- * (instead of the language's defaults), else the language table.
- */
+/* What to run, chosen as languages_form() says. */
 static int
 runner_commands(struct payload *p, char *err, size_t errlen)
 {
-	struct json_object *ins;
+	struct json_object *ins = NULL;
 	const char *command, *language;
-	size_t len;
+	size_t clen, len;
 
-	if (json_object_object_get_ex(p->root, "runInstructions", &ins) &&
-	    ins != NULL)
-		return runner_instructions(ins, &p->plan, err, errlen);
-	if (runner_string(p->root, "command", 0, &command, &len, err,
+	if (runner_string(p->root, "command", 0, &command, &clen, err,
+	    errlen) == -1 ||
+	    runner_string(p->root, "language", 0, &language, &len, err,
 	    errlen) == -1)
 		return -1;
-	if (command != NULL && len > 0)
+	json_object_object_get_ex(p->root, "runInstructions", &ins);
+	switch (languages_form(language, clen > 0, ins != NULL)) {
+	case LANGUAGES_DEFAULTS:
+		return languages_plan(language, &p->files, &p->plan, err,
+		    errlen);
+	case LANGUAGES_COMMAND:
 		return runner_commands_add(&p->plan, command, 1, err, errlen);
-	if (runner_string(p->root, "language", 0, &language, &len, err,
-	    errlen) == -1)
-		return -1;
-	if (language == NULL) {
-		snprintf(err, errlen, "language: missing and no command");
-		return -1;
+	case LANGUAGES_INSTRUCTIONS:
+		return runner_instructions(ins, &p->plan, err, errlen);
+	case LANGUAGES_NONE:
+		break;
 	}
-	return languages_plan(language, &p->files, &p->plan, err, errlen);
+	snprintf(err, errlen, "language: missing and no command");
+	return -1;
 }
 
 /* Reads and checks the whole payload; nothing is written yet. */

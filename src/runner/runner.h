@@ -61,6 +61,16 @@ struct runner_plan {
 	char *run;
 };
 
+/* Which of a payload's ways to run its files the runner takes. */
+enum languages_form {
+	LANGUAGES_DEFAULTS,     /* the language's build and run commands */
+	LANGUAGES_COMMAND,      /* "command" with sh -c */
+	LANGUAGES_INSTRUCTIONS, /* "runInstructions" */
+	LANGUAGES_NONE          /* none given */
+};
+
+enum languages_form languages_form(const char *language, int has_command,
+    int has_instructions);
 int languages_plan(const char *language, const struct runner_files *files,
     struct runner_plan *plan, char *err, size_t errlen);
 void languages_free(struct runner_plan *plan);

@@ -4,9 +4,11 @@ The suites import this module; the service URL, token and instance come
 from the environment that tests/integration/run sets up.
 """
 import configparser
+import http.client
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -71,6 +73,21 @@ def containers():
     return out.split()
 
 
+def docker_version(socket_path="/var/run/docker.sock"):
+    """Docker's own answer to GET /version, from the socket runboxd uses
+    (the default [docker] endpoint)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(socket_path)
+    conn = http.client.HTTPConnection("localhost", timeout=10)
+    conn.sock = sock
+    try:
+        conn.request("GET", "/version")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
 def duration_ms(text):
     """An INI duration in ms, read as runboxd reads it (conf_parse_duration
     in src/conf.c): "4s", "500ms", "2m", "1h"; a bare number is seconds."""
@@ -114,6 +131,15 @@ class Conf:
     def images(self):
         """The name of every [image.*] section: the images allowed."""
         return [self.ini.get(s, "name") for s in self.ini.sections() if s.startswith("image.")]
+
+    def aliases(self, image):
+        """The aliases of the [image.*] section whose name is image, as
+        runboxd splits them (spaces and/or commas)."""
+        for section in self.ini.sections():
+            if section.startswith("image.") and self.ini.get(section, "name") == image:
+                text = self.ini.get(section, "aliases", fallback="")
+                return [a for a in re.split(r"[\s,]+", text) if a]
+        raise KeyError("%s: no [image.*] section names %s" % (self.path, image))
 
     def limit(self, image, key):
         """A key of [limits] as the [image.*] section whose name is image

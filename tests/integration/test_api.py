@@ -12,8 +12,8 @@ import re
 import time
 import urllib.parse
 
-from runbox_client import (TOKEN, URL, _ctx, Conf, containers, expect, expect_error,
-                           files, request, run, size_bytes, Suite)
+from runbox_client import (TOKEN, URL, _ctx, Conf, containers, docker_version, expect,
+                           expect_error, files, request, run, size_bytes, Suite)
 
 TINY = "runbox/tiny:latest"
 PYTHON = "runbox/python:latest"
@@ -77,6 +77,29 @@ def version_with_token_answers_docker_versions():
         expect(isinstance(d.get(key), str) and d[key], "docker.%s is a string" % key, r)
     expect(d["os"] == "linux", "docker.os is linux", r)
     expect(re.fullmatch(r"1\.\d+", d["apiVersion"]) is not None, "apiVersion 1.N", r)
+
+
+@suite.test
+def version_passes_every_docker_field_through_in_camel_case():
+    r = request("GET", "/version")
+    expect(r.status == 200 and r.json is not None, "200 JSON", r)
+    d = r.json["docker"]
+    raw = docker_version()
+    want = {k[0].lower() + k[1:] for k in raw if k != "MinAPIVersion"}
+    expect(want <= set(d), "every key Docker sent, camelCased: %r" % sorted(want - set(d)), r)
+    if "MinAPIVersion" in raw:
+        expect(d.get("minApiVersion") == raw["MinAPIVersion"],
+               "MinAPIVersion reads as minApiVersion", r)
+    expect("Platform" in raw and "Components" in raw,
+           "this dockerd sends Platform and Components")
+    expect(d.get("platform") == {"name": raw["Platform"]["Name"]},
+           "platform: {name} as glot sends it", r)
+    comps = d.get("components")
+    expect(isinstance(comps, list) and len(comps) == len(raw["Components"]),
+           "components: one per component Docker lists", r)
+    for got, sent in zip(comps, raw["Components"]):
+        expect(got.get("name") == sent["Name"] and got.get("version") == sent["Version"],
+               "component %s: name and version" % sent["Name"], r)
 
 
 @suite.test
@@ -194,6 +217,21 @@ def images_lists_allowed_images_with_language_and_limits():
                % (image, want), r)
     expect(CONF.execution_ms(PYTHON) != CONF.execution_ms(TINY),
            "the INI gives python an execution_time of its own, so both sources are seen")
+    expect(by_image[PYTHON].get("aliases") == CONF.aliases(PYTHON) and
+           by_image[TINY].get("aliases") == CONF.aliases(TINY),
+           "each image lists the aliases of its section", r)
+
+
+@suite.test
+def run_naming_an_alias_runs_its_sections_image_with_its_limits():
+    code = "import sys\nprint(sys.version_info[0])\nprint(sys.stdin.read())"
+    payload = {"language": "python", "files": files(("main.py", code)), "stdin": "via alias"}
+    for alias in CONF.aliases(PYTHON):
+        expect_run(run(alias, payload), "3\nvia alias\n")
+    slow = {"language": "python",
+            "files": files(("main.py", "import time\ntime.sleep(%.1f)\nprint('late')"
+                            % ((CONF.execution_ms(TINY) + 500) / 1000)))}
+    expect_run(run("glot/python", slow), "late\n")
 
 
 # --- request validation ------------------------------------------------------
@@ -421,6 +459,30 @@ def run_instructions_build_then_run():
         "runCommand": "cat gen.txt"},
         "files": files(("main.sh", "echo from main"))})
     expect_run(r, "generated\nfrom main\n")
+
+
+@suite.test
+def run_instructions_with_no_files_run_in_an_empty_work_dir():
+    # glot's web app asks an image for its version this way.
+    r = run(TINY, {"runInstructions": {"buildCommands": [],
+                                       "runCommand": "ls -A | wc -l; echo v1.2"},
+                   "files": [], "stdin": None})
+    expect_run(r, "0\nv1.2\n")
+
+
+@suite.test
+def language_wins_over_run_instructions_as_in_glot():
+    r = run(TINY, {"language": "bash", "files": files(("main.sh", "echo from language")),
+                   "runInstructions": {"buildCommands": [],
+                                       "runCommand": "echo from instructions"}})
+    expect_run(r, "from language\n")
+
+
+@suite.test
+def language_defaults_with_no_files_is_400_request_payload():
+    expect_error(run(TINY, {"language": "bash", "files": [],
+                            "runInstructions": {"runCommand": "true"}}),
+                 400, "request.payload")
 
 
 @suite.test

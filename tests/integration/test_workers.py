@@ -249,6 +249,18 @@ def log_has_one_line_per_run_request():
 
 
 @suite.test
+def log_line_keeps_the_image_name_the_client_sent():
+    alias = Conf().aliases(TINY)[0]
+    r = run(alias, sh("echo hello alias"))
+    expect(r.status == 200 and r.json is not None and r.json.get("stdout") == "hello alias\n",
+           "%s runs %s" % (alias, TINY), r)
+    rid = r.headers.get("X-Request-Id")
+    lines = wait_for("the log line of %s" % rid, lambda: log_lines(rid), 3)
+    expect(len(lines) == 1 and " image=%s " % alias in lines[0],
+           "image=%s in %r" % (alias, lines))
+
+
+@suite.test
 def log_line_of_an_error_request_has_its_status_and_code():
     r = request("GET", "/version", token="wrong")
     expect_error(r, 401, "access_token")

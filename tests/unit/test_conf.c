@@ -183,6 +183,62 @@ test_good(void)
 	conf_free(&c);
 }
 
+/* Which section of aliases.ini a client's image name reaches. */
+static const struct lookup {
+	const char *name;
+	const char *key; /* NULL: none */
+	const char *what;
+} lookups[] = {
+	{ "glot/clang:latest", "c", "an alias finds its section" },
+	{ "glot/clang", "c", "an alias is found without :latest" },
+	{ "other/clang:latest", "c", "an alias is found with :latest added" },
+	{ "runbox/clang", "c", "the section's name still finds it" },
+	{ "glot/python", "python", "each section's aliases lead to it" },
+	{ "glot/clang:14", NULL, "another tag of an alias is not allowed" },
+	{ "glot/cla", NULL, "a prefix of an alias is not allowed" },
+};
+
+static void
+test_aliases(void)
+{
+	const struct lookup *l;
+	const struct image *im;
+	struct conf c;
+	char err[1024] = "";
+
+	ok(loads(CONF("aliases.ini"), &c, err, sizeof(err)) == 0,
+	    "aliases.ini loads (%s)", err);
+	im = conf_find_image(&c, "runbox/clang:latest");
+	ok(im != NULL && im->naliases == 3 &&
+	    strcmp(im->aliases[0], "glot/clang:latest") == 0 &&
+	    strcmp(im->aliases[1], "other/clang") == 0 &&
+	    strcmp(im->aliases[2], "third/cc") == 0,
+	    "aliases split on spaces and commas");
+	for (l = lookups; l < lookups + sizeof(lookups) / sizeof(lookups[0]);
+	    l++) {
+		im = conf_find_image(&c, l->name);
+		ok(l->key == NULL ? im == NULL : im != NULL &&
+		    strcmp(im->key, l->key) == 0, "%s: %s", l->name, l->what);
+	}
+	conf_free(&c);
+	ok(loads(CONF("good.ini"), &c, err, sizeof(err)) == 0 &&
+	    c.images[0].naliases == 0 && c.images[0].aliases == NULL,
+	    "a section without aliases has none");
+	conf_free(&c);
+	fails_with(CONF("alias-clashes-name.ini"), "alias-clashes-name.ini: "
+	    "[image.tiny] aliases: 'runbox/python' is already [image.python]");
+	fails_with(CONF("alias-clashes-later-name.ini"),
+	    "[image.tiny] aliases: 'glot/python:latest' is already "
+	    "[image.python]");
+	fails_with(CONF("alias-duplicate.ini"), "[image.tiny] aliases: "
+	    "'glot/python:latest' is already [image.python]");
+	fails_with(CONF("alias-empty.ini"), "[image.tiny] aliases: no name");
+	fails_with(CONF("alias-too-long.ini"),
+	    "[image.tiny] aliases: 'xxxx");
+	fails_with(CONF("duplicate-image-latest.ini"),
+	    "[image.b] name: 'runbox/tiny:latest' is already [image.a]");
+}
+
 /* Send stderr, where log lines go, to a temporary file; NULL on error. */
 static FILE *
 capture_start(int *saved)
@@ -303,6 +359,7 @@ main(void)
 	test_hostport();
 	test_units();
 	test_good();
+	test_aliases();
 	test_alias();
 	test_keep_restart_only();
 	fails_with(CONF("missing.ini"), "No such file");

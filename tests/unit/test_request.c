@@ -145,7 +145,24 @@ test_payload(void)
 	    "unknown payload fields are passed on");
 	IS(RUN("{\"language\":\"python\"}"), "request.payload", "no files");
 	IS(RUN("{\"language\":\"python\",\"files\":[]}"), "request.payload",
-	    "empty files");
+	    "empty files for a language's defaults");
+	IS(RUN("{\"runInstructions\":{\"buildCommands\":[],"
+	    "\"runCommand\":\"python --version\"},\"files\":[],"
+	    "\"stdin\":null}"), "ok",
+	    "empty files with runInstructions, as glot asks for a version");
+	IS(RUN("{\"command\":\"ls\",\"files\":[]}"), "ok",
+	    "empty files with a command");
+	IS(RUN("{\"language\":\"python\",\"command\":\"ls\","
+	    "\"files\":[]}"), "ok",
+	    "empty files with a language and a command");
+	IS(RUN("{\"language\":\"python\",\"runInstructions\":{"
+	    "\"runCommand\":\"ls\"},\"files\":[]}"), "request.payload",
+	    "a known language wins over runInstructions, and needs a file");
+	IS(RUN("{\"language\":\"zig\",\"runInstructions\":{"
+	    "\"runCommand\":\"ls\"},\"files\":[]}"), "ok",
+	    "runInstructions win over a language the runner does not know");
+	IS(RUN("{\"runInstructions\":{\"runCommand\":\"ls\"}}"),
+	    "request.payload", "files is required even with runInstructions");
 	IS(RUN("{\"language\":\"python\",\"files\":{}}"), "request.payload",
 	    "files not an array");
 	IS(RUN("{\"language\":\"python\",\"files\":[\"x\"]}"),
@@ -251,12 +268,13 @@ test_messages(void)
 	SAYS(RUN("{\"language\":\"c\"}"), "payload.files is missing",
 	    "no files");
 	SAYS(RUN("{\"language\":\"c\",\"files\":[]}"),
-	    "payload.files must hold 1 to 1000 files", "empty files");
+	    "payload.files is empty: language 'c' needs a main file",
+	    "empty files");
 	body = many_files(FILES_MAX);
 	SAYS(body, "", "FILES_MAX files");
 	free(body);
 	body = many_files(FILES_MAX + 1);
-	SAYS(body, "payload.files must hold 1 to 1000 files",
+	SAYS(body, "payload.files holds more than 1000 files",
 	    "more than FILES_MAX files");
 	free(body);
 	SAYS(RUN("{\"language\":\"c\",\"files\":[" SH ",7]}"),

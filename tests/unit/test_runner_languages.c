@@ -170,7 +170,23 @@ static const struct expansion {
 	{ "java", "It's.java", "exec javac -d . 'It'\\''s.java' ",
 	    "exec java -cp . 'It'\\''s'", "{name} is quoted" },
 	{ "java", "-X.java", "exec javac -d . ./'-X.java' ",
-	    "exec java -cp . '-X'", "{name} is a class name, not a path: no ./" },
+	    "exec java -cp . '-X'",
+	    "{class} is a class name, not a path: no ./" },
+	{ "java", "main.java", "exec javac -d . 'main.java' ",
+	    "exec java -cp . 'Main'",
+	    "java runs main.java's class Main, as glot does" },
+	{ "java", "a.java", "exec javac -d . 'a.java' ", "exec java -cp . 'a'",
+	    "a one-letter name stays as it is, as in glot" },
+	{ "java", "\xc3\xa9t\xc3\xa9.java",
+	    "exec javac -d . '\xc3\xa9t\xc3\xa9.java' ",
+	    "exec java -cp . '\xc3\xa9t\xc3\xa9'",
+	    "a non-ASCII name stays as it is, as in glot" },
+	{ "kotlin", "main.kt",
+	    "exec kotlinc 'main.kt'  -include-runtime -d a.jar",
+	    "exec java -cp a.jar 'Main'Kt",
+	    "kotlin runs main.kt's facade class MainKt, as glot does" },
+	{ "scala", "main.scala", "exec scalac -d . 'main.scala' ",
+	    "exec scala -cp . Main", "scala runs object Main, as glot does" },
 	{ "plaintext", "notes.txt", NULL, "exec cat 'notes.txt'",
 	    "plaintext is cat, which every image has" },
 };
@@ -230,6 +246,10 @@ test_main_file(void)
 	    NAMES("exec ocamlfind ocamlopt -package str,unix -linkpkg -o a.out "
 	    "'util.ml' 'main.ml'"), "exec ./a.out"),
 	    "the main file is not among {others}, wherever the template puts it");
+	ok(plans("ocaml", NAMES("main.ml", "a.ml", "b.ml", "c.txt"),
+	    NAMES("exec ocamlfind ocamlopt -package str,unix -linkpkg -o a.out "
+	    "'b.ml' 'a.ml' 'main.ml'"), "exec ./a.out"),
+	    "{rothers} are the others last first, as glot orders OCaml's");
 	ok(plans("cpp", NAMES("main.cpp", "a.cc", "b.cxx", "c.c"),
 	    NAMES("exec g++ -o a.out 'main.cpp' 'a.cc' 'b.cxx'"),
 	    "exec ./a.out"), "every extension of the language counts");
@@ -258,6 +278,26 @@ test_errors(void)
 	    strcmp(err, "files: the language needs a main file") == 0 &&
 	    p.run == NULL && p.nbuild == 0,
 	    "a language without files is an error");
+}
+
+/* Which way a payload runs, as glot's code-runner chooses. */
+static void
+test_form(void)
+{
+	ok(languages_form("python", 0, 1) == LANGUAGES_DEFAULTS,
+	    "a known language wins over runInstructions, as in glot");
+	ok(languages_form("python", 1, 1) == LANGUAGES_COMMAND,
+	    "a known language's command wins over runInstructions");
+	ok(languages_form("zig", 0, 1) == LANGUAGES_INSTRUCTIONS,
+	    "runInstructions win over a language the runner does not know");
+	ok(languages_form(NULL, 1, 1) == LANGUAGES_INSTRUCTIONS,
+	    "runInstructions win over a command alone");
+	ok(languages_form(NULL, 1, 0) == LANGUAGES_COMMAND,
+	    "a command alone runs");
+	ok(languages_form("zig", 0, 0) == LANGUAGES_DEFAULTS,
+	    "an unknown language alone goes to its defaults, to be refused");
+	ok(languages_form(NULL, 0, 0) == LANGUAGES_NONE,
+	    "nothing to run is none");
 }
 
 /*
@@ -322,6 +362,7 @@ main(void)
 	test_expansions();
 	test_main_file();
 	test_errors();
+	test_form();
 	test_images();
 	return tap_done();
 }
