@@ -770,8 +770,10 @@ conf_check(struct conf *c, char *err, size_t errlen)
 			return -1;
 		if (c->images[i].limits.execution_time > c->max_run_time)
 			c->max_run_time = c->images[i].limits.execution_time;
+		/* NAME and NAME:latest are one image to conf_find_image(). */
 		for (j = 0; j < i; j++)
-			if (strcmp(c->images[i].name, c->images[j].name) == 0)
+			if (conf_find_image(c, c->images[i].name) ==
+			    &c->images[j])
 				return conf_fail(err, errlen, "%s: [image.%s] "
 				    "name: '%s' is already [image.%s]", c->path,
 				    c->images[i].key, c->images[i].name,
