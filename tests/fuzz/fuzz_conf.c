@@ -3,7 +3,8 @@
  * reads files only, so the input goes to runbox.ini in a private
  * directory, where a relative access_token_file finds nothing; in /dev/shm
  * when there is one, as a file rewritten on disk costs milliseconds a
- * run (ext4 flushes a truncated file on close).  Beyond not
+ * run (ext4 flushes a truncated file on close).  It is removed at exit,
+ * but not after a crash, which runs no atexit handler.  Beyond not
  * crashing: a refusal names the file; a configuration accepted holds what
  * conf_check() promises the rest of runboxd.
  */
