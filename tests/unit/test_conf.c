@@ -372,6 +372,8 @@ main(void)
 	fails_with(CONF("image-no-name.ini"), "[image.tiny] name: missing");
 	fails_with(CONF("image-bad-key.ini"), "[image.tiny] workers: unknown");
 	fails_with(CONF("duplicate-image.ini"), "is already [image.a]");
+	/* Found by tests/fuzz/fuzz_conf: clients reach [image.b] never. */
+	fails_with(CONF("duplicate-image-latest.ini"), "is already [image.a]");
 	/* minimal.ini, which loads, with a line that is not "key = value"
 	 * put in as line 3: nothing but that line can fail it. */
 	fails_with(CONF("syntax-error.ini"), "syntax-error.ini: iniparser: "
