@@ -263,7 +263,10 @@ request_string(json_object *o, const char *key)
  * The payload as the runner expects it: files, and a language or a way
  * to run them, chosen as the runner chooses.  As glot's, files may be
  * empty ("files": [], as glot asks an image for its version) unless the
- * language's defaults need a main file.
+ * language's defaults need a main file.  What the runner is certain to
+ * refuse in the form it takes (a language it does not know, an empty
+ * runCommand) is refused here, with its own table, before a container
+ * is made.
  */
 int
 request_check_payload(json_object *payload, struct error *e)
@@ -281,13 +284,31 @@ request_check_payload(json_object *payload, struct error *e)
 	switch (languages_form(language, command != NULL && *command != '\0',
 	    ins != NULL)) {
 	case LANGUAGES_DEFAULTS:
+		if (*language == '\0') {
+			error_set(e, ERROR_REQUEST_PAYLOAD, "payload.language "
+			    "is empty");
+			return -1;
+		}
+		if (!languages_known(language)) {
+			error_set(e, ERROR_REQUEST_PAYLOAD, "payload.language "
+			    "'%s' is not supported: send a command or "
+			    "runInstructions", language);
+			return -1;
+		}
 		if (json_object_array_length(files) > 0)
 			return 0;
 		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.files is empty: "
 		    "language '%s' needs a main file", language);
 		return -1;
-	case LANGUAGES_COMMAND:
 	case LANGUAGES_INSTRUCTIONS:
+		/* Only the form that runs is the runner's concern: a known
+		 * language leaves runInstructions unread. */
+		if (*request_string(ins, "runCommand") != '\0')
+			return 0;
+		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.runInstructions."
+		    "runCommand is empty");
+		return -1;
+	case LANGUAGES_COMMAND:
 		return 0;
 	case LANGUAGES_NONE:
 		break;

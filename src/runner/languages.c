@@ -260,6 +260,13 @@ languages_expand(const char *tmpl, const struct language *lang,
 	return out;
 }
 
+/* Whether the table has a row for language: its defaults can run. */
+int
+languages_known(const char *language)
+{
+	return language != NULL && languages_find(language) != NULL;
+}
+
 /*
  * The way a payload runs, as glot's code-runner reads it: a language it
  * knows wins, with a non-empty "command" instead of its defaults if there
@@ -271,7 +278,7 @@ languages_expand(const char *tmpl, const struct language *lang,
 enum languages_form
 languages_form(const char *language, int has_command, int has_instructions)
 {
-	if (language != NULL && languages_find(language) != NULL)
+	if (languages_known(language))
 		return has_command ? LANGUAGES_COMMAND : LANGUAGES_DEFAULTS;
 	if (has_instructions)
 		return LANGUAGES_INSTRUCTIONS;

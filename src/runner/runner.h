@@ -69,6 +69,7 @@ enum languages_form {
 	LANGUAGES_NONE          /* none given */
 };
 
+int languages_known(const char *language);
 enum languages_form languages_form(const char *language, int has_command,
     int has_instructions);
 int languages_plan(const char *language, const struct runner_files *files,

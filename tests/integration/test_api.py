@@ -315,6 +315,22 @@ def build_command_with_a_nul_byte_is_400_request_payload():
 
 
 @suite.test
+def payload_the_runner_is_certain_to_refuse_is_400_request_payload():
+    # Each came back as 200 with a runner: error, after a whole container.
+    settle()
+    main = files(("main.sh", "echo a"))
+    for payload, field in (
+            ({"language": "zig", "files": main}, "payload.language"),
+            ({"language": "", "files": main}, "payload.language"),
+            ({"runInstructions": {"runCommand": ""}, "files": main},
+             "payload.runInstructions.runCommand")):
+        r = run(TINY, payload)
+        expect_error(r, 400, "request.payload")
+        expect(field in r.json.get("message", ""), "the message names %s" % field, r)
+    expect(new_containers() == [], "no container created")
+
+
+@suite.test
 def more_than_1000_files_is_400_request_payload():
     many = [{"name": "f%d" % i, "content": ""} for i in range(1001)]
     expect_error(run(TINY, {"language": "bash", "files": many}), 400, "request.payload")
@@ -420,10 +436,13 @@ def invalid_utf8_output_becomes_replacement_characters():
 
 
 @suite.test
-def unknown_language_is_reported_by_the_runner():
-    # The service cannot know what an image supports: the runner says it.
+def unknown_language_alone_is_refused_with_the_runners_own_table():
+    # Every image's runner is built from src/runner: runboxd links its
+    # table (languages.c) and refuses before a container exists.
     r = run(TINY, {"language": "klingon", "files": files(("main.sh", "echo a"))})
-    expect_run(r, "", "", "runner: language: 'klingon' is not supported")
+    expect_error(r, 400, "request.payload")
+    expect(r.json["message"] == "payload.language 'klingon' is not supported: "
+           "send a command or runInstructions", "the message names the language", r)
 
 
 @suite.test

@@ -194,6 +194,20 @@ test_payload(void)
 	    "runInstructions without runCommand");
 	IS(RUN("{\"language\":\"python\"," FILES ",\"stdin\":[]}"),
 	    "request.payload", "stdin not a string");
+	IS(RUN("{\"language\":\"zig\"," FILES "}"), "request.payload",
+	    "a language the runner does not know, alone");
+	IS(RUN("{\"language\":\"zig\",\"command\":\"zig run main.zig\","
+	    FILES "}"), "ok", "a language the runner does not know, with a "
+	    "command");
+	IS(RUN("{\"language\":\"\"," FILES "}"), "request.payload",
+	    "an empty language, alone");
+	IS(RUN("{\"language\":\"\",\"command\":\"ls\"," FILES "}"), "ok",
+	    "an empty language with a command");
+	IS(RUN("{\"runInstructions\":{\"runCommand\":\"\"}," FILES "}"),
+	    "request.payload", "an empty runCommand");
+	IS(RUN("{\"language\":\"python\",\"runInstructions\":{"
+	    "\"runCommand\":\"\"}," FILES "}"), "ok",
+	    "an empty runCommand a known language leaves unread");
 }
 
 #define SAYS(body, want, name) do { \
@@ -251,8 +265,8 @@ test_messages(void)
 
 	SAYS(RUN("{\"language\":5," FILES "}"),
 	    "payload.language must be of type string", "language not a string");
-	SAYS_LONG(RUN("{\"language\":\"%s\"," FILES "}"), "a", 64, "",
-	    "a language of 64 bytes");
+	SAYS_LONG(RUN("{\"language\":\"%s\",\"command\":\"x\"," FILES "}"),
+	    "a", 64, "", "a language of 64 bytes");
 	SAYS_LONG(RUN("{\"language\":\"%s\"," FILES "}"), "a", 65,
 	    "payload.language must be at most 64 bytes without NUL bytes",
 	    "a language of 65 bytes");
@@ -342,6 +356,21 @@ test_messages(void)
 
 	SAYS(RUN("{" FILES "}"), "payload needs a language, a command or "
 	    "runInstructions", "no language, command nor runInstructions");
+	SAYS(RUN("{\"language\":\"zig\"," FILES "}"),
+	    "payload.language 'zig' is not supported: send a command or "
+	    "runInstructions", "a language the runner does not know");
+	SAYS(RUN("{\"language\":\"zig\",\"files\":[]}"),
+	    "payload.language 'zig' is not supported: send a command or "
+	    "runInstructions", "an unknown language before empty files");
+	SAYS(RUN("{\"language\":\"\"," FILES "}"), "payload.language is empty",
+	    "an empty language");
+	SAYS(RUN("{\"runInstructions\":{\"buildCommands\":[\"x\"],"
+	    "\"runCommand\":\"\"}," FILES "}"),
+	    "payload.runInstructions.runCommand is empty", "an empty runCommand");
+	SAYS(RUN("{\"language\":\"zig\",\"runInstructions\":{"
+	    "\"runCommand\":\"\"}," FILES "}"),
+	    "payload.runInstructions.runCommand is empty",
+	    "an empty runCommand with an unknown language");
 }
 
 int
