@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -318,6 +319,132 @@ request_check_payload(json_object *payload, struct error *e)
 	return -1;
 }
 
+/* [a-z0-9]+ joined by one of . _ __ or a run of -: a name's path component. */
+static int
+request_image_component(const char *s, size_t len)
+{
+	size_t i = 0, sep;
+
+	for (;;) {
+		if (i == len || !(islower((unsigned char)s[i]) ||
+		    isdigit((unsigned char)s[i])))
+			return -1;
+		while (i < len && (islower((unsigned char)s[i]) ||
+		    isdigit((unsigned char)s[i])))
+			i++;
+		if (i == len)
+			return 0;
+		sep = i;
+		if (s[i] == '.')
+			i++;
+		else if (s[i] == '_')
+			i += i + 1 < len && s[i + 1] == '_' ? 2 : 1;
+		else
+			while (i < len && s[i] == '-')
+				i++;
+		if (i == sep)
+			return -1;
+	}
+}
+
+/* host[:port], host a dotted domain name or a bracketed IPv6 address. */
+static int
+request_image_domain(const char *s, size_t len)
+{
+	const char *colon;
+	size_t i, host, start;
+
+	if (len > 0 && s[0] == '[') {
+		for (i = 1; i < len && (isxdigit((unsigned char)s[i]) ||
+		    s[i] == ':'); i++)
+			;
+		if (i == 1 || i == len || s[i] != ']')
+			return -1;
+		host = i + 1;
+	} else {
+		colon = memchr(s, ':', len);
+		host = colon != NULL ? (size_t)(colon - s) : len;
+		for (start = 0; start <= host; start = i + 1) {
+			/* A component: alphanumerics, inner hyphens. */
+			for (i = start; i < host && s[i] != '.'; i++)
+				if (!isalnum((unsigned char)s[i]) &&
+				    s[i] != '-')
+					return -1;
+			if (i == start || s[start] == '-' || s[i - 1] == '-')
+				return -1;
+		}
+	}
+	if (host == len)
+		return 0;
+	if (s[host] != ':' || host + 1 == len)
+		return -1;
+	for (i = host + 1; i < len; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+	return 0;
+}
+
+/* Path components separated by '/', from s to end. */
+static int
+request_image_path(const char *s, const char *end)
+{
+	const char *slash;
+
+	for (; (slash = memchr(s, '/', (size_t)(end - s))) != NULL;
+	    s = slash + 1)
+		if (request_image_component(s, (size_t)(slash - s)) == -1)
+			return -1;
+	return request_image_component(s, (size_t)(end - s));
+}
+
+/*
+ * An image reference as Docker's grammar (distribution/reference) has it:
+ * [host[:port]/]component[/component...][:tag][@sha256:64 hex], the
+ * first component a registry only if it cannot be a path component (as
+ * the grammar's regular expression decides).  Nothing else, a control
+ * character least of all, reaches Docker or the log.
+ */
+int
+request_check_image(const char *image)
+{
+	const char *digest, *tag, *slash, *p, *end;
+	size_t i, len;
+
+	len = strlen(image);
+	if ((digest = strchr(image, '@')) != NULL) {
+		if (strncmp(digest + 1, "sha256:", 7) != 0 ||
+		    strlen(digest + 8) != 64)
+			return -1;
+		for (i = 8; i < 72; i++)
+			if (!isdigit((unsigned char)digest[i]) &&
+			    !(digest[i] >= 'a' && digest[i] <= 'f'))
+				return -1;
+		len = (size_t)(digest - image);
+	}
+	end = image + len;
+	slash = memrchr(image, '/', len);
+	if ((tag = memchr(slash ? slash : image, ':',
+	    (size_t)(end - (slash ? slash : image)))) != NULL) {
+		if (end - tag - 1 < 1 || end - tag - 1 > 128 ||
+		    tag[1] == '.' || tag[1] == '-')
+			return -1;
+		for (p = tag + 1; p < end; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_' &&
+			    *p != '.' && *p != '-')
+				return -1;
+		end = tag;
+	}
+	if (end == image)
+		return -1;
+	if (request_image_path(image, end) == 0)
+		return 0;
+	slash = memchr(image, '/', (size_t)(end - image));
+	if (slash == NULL ||
+	    request_image_domain(image, (size_t)(slash - image)) == -1)
+		return -1;
+	return request_image_path(slash + 1, end);
+}
+
 /*
  * application/json (any parameters), none at all, or curl's default for -d
  * (form-urlencoded): glot never looked at the type, so its clients may send
@@ -385,6 +512,11 @@ request_parse_run(const char *body, size_t len, struct run_request *r,
 	    json_object_get_string_len(v) == 0) {
 		error_set(e, ERROR_REQUEST_JSON, "image must be a non-empty "
 		    "string of at most %d bytes", REQUEST_MAX_IMAGE);
+		goto fail;
+	}
+	if (request_check_image(json_object_get_string(v)) == -1) {
+		error_set(e, ERROR_REQUEST_JSON, "image is not a valid image "
+		    "reference (Docker's grammar, e.g. glot/python:latest)");
 		goto fail;
 	}
 	r->image = json_object_get_string(v);

@@ -255,6 +255,7 @@ struct run_request {
 int request_parse_run(const char *body, size_t len, struct run_request *r,
     struct error *e);
 int request_check_payload(json_object *payload, struct error *e);
+int request_check_image(const char *image);
 int request_check_content_type(const char *content_type,
     struct error *e);
 void request_free(struct run_request *r);

@@ -275,6 +275,21 @@ def log_line_of_an_error_request_has_its_status_and_code():
 
 
 @suite.test
+def image_name_with_a_newline_cannot_forge_a_log_line():
+    fake = "request=forged%d method=GET uri=/ image=x status=200" % random.randrange(10**9)
+    image = TINY + "\n2024-01-01T00:00:00Z runboxd[1]: " + fake
+    r = run(image, sh("echo forged"))
+    expect_error(r, 400, "request.json")
+    rid = r.headers.get("X-Request-Id")
+    lines = wait_for("the log line of %s" % rid, lambda: log_lines(rid), 3)
+    expect(len(lines) == 1, "exactly one line for %s: %s" % (rid, lines))
+    with open(LOG, errors="replace") as f:
+        forged = [line for line in f if line.find(fake.split()[0] + " ") != -1 and
+                  "request=%s " % rid not in line]
+    expect(forged == [], "no line of its own for the fake: %s" % forged)
+
+
+@suite.test
 def log_does_not_hold_the_token():
     token = os.environ["RUNBOX_TOKEN"]
     with open(LOG, errors="replace") as f:

@@ -373,10 +373,56 @@ test_messages(void)
 	    "an empty runCommand with an unknown language");
 }
 
+#define DIGEST "sha256:" \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Docker's reference grammar, so that no other byte reaches a log line. */
+static void
+test_image_grammar(void)
+{
+	static const char *valid[] = {
+		"runbox/python:latest", "glot/clang:latest",
+		"localhost:5000/a/b:tag", "a@" DIGEST, "x", "python",
+		"a.b-c__d_e--f/g", "registry.example.com/team/img:v1.2-rc_3",
+		"Registry.Example.com:443/a", "[::1]:5000/a:t", "localhost/a",
+		"a:_tag", "a/b:t@" DIGEST, "Runbox/python", NULL
+	};
+	static const char *invalid[] = {
+		"runbox/tiny\n2024-01-01T00:00:00Z runboxd[1]: request=x",
+		"runbox/Python", "Python", "runbox//python", "/python",
+		"python/", "runbox/python:", "run box/python", "python latest",
+		"a@sha256:0123", "a@md5:" "0123456789abcdef0123456789abcdef",
+		"a:.tag", "a:-tag", "a:t@g", "_a", "a_", "a._b", "a___b",
+		"-a/b", "a.b:/c", "a.b:x/c", "ex_ample.com:80/a", "[::1/a",
+		"a\tb", "a@" DIGEST "0", ":tag", "a/b@", NULL
+	};
+	char *tag;
+	size_t i;
+
+	for (i = 0; valid[i] != NULL; i++)
+		ok(request_check_image(valid[i]) == 0, "'%s' is a valid image",
+		    valid[i]);
+	for (i = 0; invalid[i] != NULL; i++)
+		ok(request_check_image(invalid[i]) == -1,
+		    "'%s' is not a valid image", invalid[i]);
+	tag = format("a:%0128d", 0);
+	ok(request_check_image(tag) == 0, "a tag of 128 bytes is valid");
+	free(tag);
+	tag = format("a:%0129d", 0);
+	ok(request_check_image(tag) == -1, "a tag of 129 bytes is not");
+	free(tag);
+	SAYS("{\"image\":\"a\\nfake line\",\"payload\":{}}",
+	    "image is not a valid image reference (Docker's grammar, e.g. "
+	    "glot/python:latest)", "an image with a newline");
+	IS("{\"image\":\"runbox/Python\",\"payload\":{}}", "request.json",
+	    "an image with upper case");
+}
+
 int
 main(void)
 {
 	test_envelope();
+	test_image_grammar();
 	test_payload();
 	test_messages();
 	return tap_done();
