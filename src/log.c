@@ -31,6 +31,39 @@ log_init(const char *target, const char *ident)
 	return -1;
 }
 
+/*
+ * s as one word of a log line, into buf: a space, a backslash, a control
+ * character and every byte outside ASCII become \xHH, so that what a client
+ * sent can neither end the line nor pose as another field.  Cut to what
+ * fits, never inside an escape.  Returns buf.
+ */
+const char *
+log_escape(char *buf, size_t size, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t n = 0;
+
+	if (size == 0)
+		return buf;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p > 0x20 && *p < 0x7f && *p != '\\') {
+			if (n + 1 >= size)
+				break;
+			buf[n++] = (char)*p;
+			continue;
+		}
+		if (n + 4 >= size)
+			break;
+		buf[n++] = '\\';
+		buf[n++] = 'x';
+		buf[n++] = hex[*p >> 4];
+		buf[n++] = hex[*p & 0xf];
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 log_vwrite(int priority, const char *fmt, va_list ap, const char *suffix)
 {

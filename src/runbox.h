@@ -40,6 +40,7 @@ int util_parse_hostport(const char *spec, int default_port, char *host,
 
 /* log.c */
 int log_init(const char *target, const char *ident);
+const char *log_escape(char *buf, size_t size, const char *s);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

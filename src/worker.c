@@ -87,15 +87,19 @@ worker_log(const struct api_context *ctx, FCGX_Request *req,
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
-
 	const struct run *r = ctx->run;
+	char emethod[64], euri[1024], eimage[512];
 
-	/* The container (and whether it was a warm one) of a run, so that a
-	 * request can be followed into Docker's own logs and events. */
+	/* The client chose the method, the URI and the image: one request
+	 * is one line, whatever they hold.  The container (and whether it
+	 * was a warm one) of a run, so that a request can be followed into
+	 * Docker's own logs and events. */
 	log_info("request=%s method=%s uri=%s image=%s status=%d error=%s "
 	    "container=%.12s warm=%s duration_ms=%lld", ctx->request_id,
-	    method ? method : "-", uri ? uri : "-",
-	    ctx->image[0] ? ctx->image : "-", ctx->status,
+	    method ? log_escape(emethod, sizeof(emethod), method) : "-",
+	    uri ? log_escape(euri, sizeof(euri), uri) : "-",
+	    ctx->image[0] ? log_escape(eimage, sizeof(eimage), ctx->image) :
+	    "-", ctx->status,
 	    ctx->error != ERROR_NONE ? error_name(ctx->error) : "-",
 	    r->id[0] ? r->id : "-", !ctx->is_run ? "-" :
 	    r->pool_slot != -1 ? "hit" : "no", duration);
