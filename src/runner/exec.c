@@ -178,7 +178,7 @@ exec_read(struct exec_state *st, int which)
 		exec_close(st, which);
 		return 0;
 	}
-	take = output_take(buf, (size_t)n, &st->budget);
+	take = output_take(&cap->meter, buf, (size_t)n, &st->budget);
 	memcpy(cap->data + cap->len, buf, take);
 	cap->len += take;
 	if (take < (size_t)n) {
@@ -299,7 +299,10 @@ exec_run(const char *command, const char *input, size_t inlen,
 	st.inleft = inlen;
 	st.budget = budget;
 	st.res = res;
-	/* Every captured byte costs at least one byte of the budget. */
+	/*
+	 * Captured bytes never cost less than their number: a sequence is
+	 * charged its length, or a U+FFFD while it is not complete.
+	 */
 	if ((res->out.data = malloc(budget + 1)) == NULL ||
 	    (res->err.data = malloc(budget + 1)) == NULL) {
 		snprintf(err, errlen, "capture: %s", strerror(errno));

@@ -235,6 +235,18 @@ def output_just_under_the_limit_is_complete():
     no_container_left()
 
 
+@suite.test
+def non_ascii_output_just_under_the_limit_is_complete():
+    # Valid UTF-8 costs its own length in the document, not a U+FFFD per
+    # byte: 2-byte "é"s filling all but 4K of output_size come back whole.
+    n = (CONF.output_size(PYTHON) - 4096) // 2
+    r = run(PYTHON, py('import sys\nsys.stdout.buffer.write("\\u00e9".encode() * %d)\n' % n))
+    expect_result(r, PROMPT)
+    expect(r.json["error"] == "" and r.json["stdout"] == "\u00e9" * n,
+           "all %d characters" % n, r)
+    no_container_left()
+
+
 # --- fork bombs --------------------------------------------------------------
 
 @suite.test
