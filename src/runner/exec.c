@@ -138,6 +138,23 @@ exec_collect(struct exec_state *st)
 	}
 }
 
+/*
+ * Waits for every child to go, killing again before each wait: as PID 1
+ * the runner inherits the command's background processes, and their
+ * zombies would count against the pids limit of the next command.  One
+ * that forked while being killed is caught by the next round.
+ */
+static void
+exec_reap(void)
+{
+	for (;;) {
+		if (getpid() == 1)
+			kill(-1, SIGKILL);
+		if (waitpid(-1, NULL, 0) == -1 && errno != EINTR)
+			return; /* ECHILD: none is left */
+	}
+}
+
 static void
 exec_feed(struct exec_state *st)
 {
@@ -178,7 +195,7 @@ exec_read(struct exec_state *st, int which)
 		exec_close(st, which);
 		return 0;
 	}
-	take = output_take(buf, (size_t)n, &st->budget);
+	take = output_take(&cap->meter, buf, (size_t)n, &st->budget);
 	memcpy(cap->data + cap->len, buf, take);
 	cap->len += take;
 	if (take < (size_t)n) {
@@ -270,15 +287,17 @@ exec_abort(struct exec_state *st)
 	exec_finish_pipes(st);
 	if (!st->exited && waitpid(st->pid, &st->res->status, 0) == st->pid)
 		st->exited = 1;
+	exec_reap();
 }
 
 /*
  * Runs command with sh -c in its own process group, input[0..inlen) on
  * its stdin, until it has exited and its pipes are closed, at most
  * EXEC_DRAIN_NS after it exits and never past deadline_ns (monotonic),
- * when the group is killed.  Captured output costs at most budget bytes
- * in the result document (see output_take()).  Returns -1 with the reason
- * in err only if the loop itself fails; res is then freed.
+ * when the group is killed; whatever it leaves running is killed and
+ * waited for.  Captured output costs at most budget bytes in the result
+ * document (see output_take()).  Returns -1 with the reason in err only if
+ * the loop itself fails; res is then freed.
  */
 int
 exec_run(const char *command, const char *input, size_t inlen,
@@ -299,7 +318,10 @@ exec_run(const char *command, const char *input, size_t inlen,
 	st.inleft = inlen;
 	st.budget = budget;
 	st.res = res;
-	/* Every captured byte costs at least one byte of the budget. */
+	/*
+	 * Captured bytes never cost less than their number: a sequence is
+	 * charged its length, or a U+FFFD while it is not complete.
+	 */
 	if ((res->out.data = malloc(budget + 1)) == NULL ||
 	    (res->err.data = malloc(budget + 1)) == NULL) {
 		snprintf(err, errlen, "capture: %s", strerror(errno));
@@ -358,8 +380,9 @@ exec_run(const char *command, const char *input, size_t inlen,
 				exec_read(&st, which[i]);
 		}
 	}
-	/* Background processes left in the group go with it. */
+	/* Background processes left in the group go with it, for good. */
 	exec_kill(&st);
+	exec_reap();
 	return 0;
 fail:
 	exec_free(res);

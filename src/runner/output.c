@@ -16,10 +16,13 @@
 
 static const char output_replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
+/* What a byte that is not valid UTF-8 becomes: one U+FFFD. */
+#define OUTPUT_BAD_COST (sizeof(output_replacement) - 1)
+
 /*
- * Worst-case bytes one raw byte becomes in the document: json-c escapes
- * these controls as two bytes and the others as \u00XX; a byte of 0x80 or
- * more may turn out invalid and become U+FFFD.
+ * Bytes one ASCII byte becomes in the document: json-c escapes these
+ * controls as two bytes and the others as \u00XX.  It never escapes bytes
+ * of 0x80 and more (see output_take()).
  */
 static size_t
 output_cost(unsigned char c)
@@ -34,26 +37,86 @@ output_cost(unsigned char c)
 	case '\\':
 		return 2;
 	default:
-		if (c < 0x20)
-			return 6;
-		return c >= 0x80 ? 3 : 1;
+		return c < 0x20 ? 6 : 1;
 	}
 }
 
 /*
- * Returns how many leading bytes of data fit in *budget at their
- * worst-case encoded size, and takes their cost from *budget.
+ * If c starts a multibyte UTF-8 sequence, returns 0 with the number of
+ * continuation bytes in *need and the range of the first one in *lo and
+ * *hi (narrower after some leads: overlong forms, surrogates and code
+ * points above U+10FFFF are ill-formed from their second byte); else -1.
+ */
+static int
+output_lead(unsigned char c, unsigned char *need, unsigned char *lo,
+    unsigned char *hi)
+{
+	*lo = 0x80;
+	*hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF)
+		*need = 1;
+	else if (c >= 0xE0 && c <= 0xEF)
+		*need = 2;
+	else if (c >= 0xF0 && c <= 0xF4)
+		*need = 3;
+	else
+		return -1;
+	if (c == 0xE0)
+		*lo = 0xA0;
+	else if (c == 0xED)
+		*hi = 0x9F;
+	else if (c == 0xF0)
+		*lo = 0x90;
+	else if (c == 0xF4)
+		*hi = 0x8F;
+	return 0;
+}
+
+/*
+ * Returns how many leading bytes of data fit in *budget at what they
+ * become in the document, and takes their cost from *budget.  A valid
+ * UTF-8 sequence costs its own length (json-c keeps it verbatim), an
+ * ill-formed one a U+FFFD, as output_utf8() will make it.  data is one
+ * chunk of a stream whose decoding state m keeps across calls: a sequence
+ * not yet complete is charged a U+FFFD, what it costs if it ends there,
+ * and settled to its length once its last byte comes.
  */
 size_t
-output_take(const char *data, size_t len, size_t *budget)
+output_take(struct output_meter *m, const char *data, size_t len,
+    size_t *budget)
 {
-	size_t i, cost;
+	const unsigned char *s = (const unsigned char *)data;
+	size_t i = 0, cost;
 
-	for (i = 0; i < len; i++) {
-		cost = output_cost((unsigned char)data[i]);
+	while (i < len) {
+		if (m->need > 0) {
+			if (s[i] < m->lo || s[i] > m->hi) {
+				/* The prefix is one U+FFFD, already paid. */
+				m->need = 0;
+				continue;
+			}
+			if (m->need == 1) {
+				cost = (size_t)m->len + 1;
+				if (cost > OUTPUT_BAD_COST &&
+				    cost - OUTPUT_BAD_COST > *budget)
+					break;
+				*budget = *budget + OUTPUT_BAD_COST - cost;
+			}
+			m->len++;
+			m->need--;
+			m->lo = 0x80;
+			m->hi = 0xBF;
+			i++;
+			continue;
+		}
+		cost = s[i] < 0x80 ? output_cost(s[i]) : OUTPUT_BAD_COST;
 		if (cost > *budget)
 			break;
 		*budget -= cost;
+		if (s[i] >= 0x80 &&
+		    output_lead(s[i], &m->need, &m->lo, &m->hi) == 0)
+			m->len = 1;
+		i++;
 	}
 	return i;
 }
@@ -61,35 +124,20 @@ output_take(const char *data, size_t len, size_t *budget)
 /*
  * Length of the well-formed UTF-8 sequence at s, or 0 with *bad set to the
  * length of its maximal ill-formed prefix (Unicode 3.9, the WHATWG
- * decoder), which becomes a single U+FFFD.  Overlong forms and surrogates
- * are ill-formed because their second byte is out of range.
+ * decoder), which becomes a single U+FFFD.
  */
 static size_t
 output_sequence(const unsigned char *s, size_t n, size_t *bad)
 {
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t need, i;
+	unsigned char need, lo, hi;
+	size_t i;
 
 	if (s[0] < 0x80)
 		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		need = 1;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		need = 2;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		need = 3;
-	else {
+	if (output_lead(s[0], &need, &lo, &hi) == -1) {
 		*bad = 1;
 		return 0;
 	}
-	if (s[0] == 0xE0)
-		lo = 0xA0;
-	else if (s[0] == 0xED)
-		hi = 0x9F;
-	else if (s[0] == 0xF0)
-		lo = 0x90;
-	else if (s[0] == 0xF4)
-		hi = 0x8F;
 	for (i = 1; i <= need; i++) {
 		if (i >= n || s[i] < lo || s[i] > hi) {
 			*bad = i;
@@ -98,7 +146,7 @@ output_sequence(const unsigned char *s, size_t n, size_t *bad)
 		lo = 0x80;
 		hi = 0xBF;
 	}
-	return need + 1;
+	return (size_t)need + 1;
 }
 
 /*

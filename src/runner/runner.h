@@ -76,10 +76,18 @@ int languages_plan(const char *language, const struct runner_files *files,
     struct runner_plan *plan, char *err, size_t errlen);
 void languages_free(struct runner_plan *plan);
 
+/* output.c: where a stream is in a UTF-8 sequence; all zero at its start */
+struct output_meter {
+	unsigned char need;   /* continuation bytes still to come */
+	unsigned char len;    /* bytes of the sequence so far */
+	unsigned char lo, hi; /* the range of the next one */
+};
+
 /* exec.c */
 struct exec_capture {
 	char *data;
 	size_t len;
+	struct output_meter meter;
 };
 
 struct exec_result {
@@ -118,7 +126,8 @@ struct runner_result {
 	long long duration_ns;
 };
 
-size_t output_take(const char *data, size_t len, size_t *budget);
+size_t output_take(struct output_meter *m, const char *data, size_t len,
+    size_t *budget);
 char *output_utf8(const char *in, size_t len, size_t *outlen);
 char *output_format(const struct runner_result *res, size_t *len);
 

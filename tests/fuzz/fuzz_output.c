@@ -2,7 +2,8 @@
  * The runner's result document: output_utf8(), output_take() and
  * output_format().  Beyond not crashing: the repaired text is valid UTF-8,
  * leaves valid UTF-8 as it is and repairs idempotently; output_take()
- * never charges less than the bytes it lets through cost once encoded; the
+ * never charges less than the bytes it lets through cost once encoded,
+ * and charges exactly that for all of a stream, however it is cut; the
  * document parses back to exactly what went in, on one line, within
  * OUTPUT_RESERVE plus what its two outputs were charged.
  *
@@ -97,22 +98,30 @@ fuzz_encoded(const char *in, size_t len)
 static size_t
 fuzz_take(const char *data, size_t len, size_t budget)
 {
+	struct output_meter m = { 0 };
 	size_t left = budget, n;
 
-	n = output_take(data, len, &left);
+	n = output_take(&m, data, len, &left);
 	fuzz_assert(n <= len);
 	fuzz_assert(left <= budget);
 	fuzz_assert(fuzz_encoded(data, n) <= budget - left);
 	return n;
 }
 
-/* What output_take() charges for all of data. */
+/*
+ * What output_take() charges for all of data, taken in two chunks (a
+ * sequence may be split): what it becomes in the document.
+ */
 static size_t
 fuzz_cost(const char *data, size_t len)
 {
-	size_t left = SIZE_MAX;
+	struct output_meter m = { 0 };
+	size_t left = SIZE_MAX, cut = len / 3;
 
-	fuzz_assert(output_take(data, len, &left) == len);
+	fuzz_assert(output_take(&m, data, cut, &left) == cut);
+	fuzz_assert(output_take(&m, data + cut, len - cut, &left) ==
+	    len - cut);
+	fuzz_assert(SIZE_MAX - left == fuzz_encoded(data, len));
 	return SIZE_MAX - left;
 }
 

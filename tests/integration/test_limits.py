@@ -150,6 +150,34 @@ def process_that_left_the_group_does_not_outlive_its_command():
     no_container_left()
 
 
+# A daemon that forks until the pids limit is reached, and keeps trying.
+PID_FILLER = """import os, time
+while True:
+    try:
+        if os.fork() == 0:
+            time.sleep(100)
+            os._exit(0)
+    except OSError:
+        time.sleep(0.001)
+"""
+
+
+@suite.test
+def build_leftovers_do_not_hold_pids_of_the_run():
+    # The build exits 0, leaving the daemon to fill the pids limit while
+    # the runner drains the pipes it holds.  The runner kills it and its
+    # children and reaps their zombies before the run, whose forks (the
+    # runner's own first) then succeed.
+    build = "python3 -c '%s' & true" % PID_FILLER
+    r = run(PYTHON, {"runInstructions": {"buildCommands": [build],
+                                         "runCommand": "echo $(echo forked); sh -c 'echo child'"},
+                     "files": files(("main.py", ""))})
+    expect_result(r, PROMPT)
+    expect(r.json["error"] == "" and r.json["stdout"] == "forked\nchild\n",
+           "the run forked freely after the build's leftovers", r)
+    no_container_left()
+
+
 @suite.test
 def client_gone_mid_run_leaves_no_container():
     # The client gives up after 1 s; the worker still finishes the run and
@@ -232,6 +260,18 @@ def output_just_under_the_limit_is_complete():
     r = run(PYTHON, py('import sys\nsys.stdout.write("z" * %d)\n' % n))
     expect_result(r, PROMPT)
     expect(r.json["error"] == "" and r.json["stdout"] == "z" * n, "all %d bytes" % n, r)
+    no_container_left()
+
+
+@suite.test
+def non_ascii_output_just_under_the_limit_is_complete():
+    # Valid UTF-8 costs its own length in the document, not a U+FFFD per
+    # byte: 2-byte "é"s filling all but 4K of output_size come back whole.
+    n = (CONF.output_size(PYTHON) - 4096) // 2
+    r = run(PYTHON, py('import sys\nsys.stdout.buffer.write("\\u00e9".encode() * %d)\n' % n))
+    expect_result(r, PROMPT)
+    expect(r.json["error"] == "" and r.json["stdout"] == "\u00e9" * n,
+           "all %d characters" % n, r)
     no_container_left()
 
 

@@ -69,9 +69,10 @@ test_utf8(void)
 static size_t
 cost(const char *data, size_t len)
 {
+	struct output_meter m = { 0 };
 	size_t budget = SIZE_MAX;
 
-	if (output_take(data, len, &budget) != len)
+	if (output_take(&m, data, len, &budget) != len)
 		return 0;
 	return SIZE_MAX - budget;
 }
@@ -81,6 +82,7 @@ cost(const char *data, size_t len)
 static void
 test_take(void)
 {
+	struct output_meter m = { 0 };
 	size_t budget, took;
 
 	ok(COST("abc") == 3, "a printable ASCII byte costs 1");
@@ -90,20 +92,140 @@ test_take(void)
 	ok(COST("\"\\") == 4, "'\"' and '\\' cost 2");
 	ok(COST("\x01") == 6 && COST("\0") == 6 && COST("\x1f") == 6,
 	    "other controls cost 6 (\\u00XX)");
-	ok(COST("\xC3\xA9") == 6 && COST("\xFF") == 3,
-	    "bytes of 0x80 and more cost 3 (they may become U+FFFD)");
 
 	budget = 5;
-	took = output_take("abcdefg", 7, &budget);
+	took = output_take(&m, "abcdefg", 7, &budget);
 	ok(took == 5 && budget == 0,
 	    "only the bytes that fit the budget are taken");
 	budget = 5;
-	took = output_take("ab\x01", 3, &budget);
+	took = output_take(&m, "ab\x01", 3, &budget);
 	ok(took == 2 && budget == 3,
 	    "a byte that does not fit whole is not taken");
 	budget = 0;
-	took = output_take("a", 1, &budget);
+	took = output_take(&m, "a", 1, &budget);
 	ok(took == 0, "an empty budget takes nothing");
+}
+
+static void
+test_take_utf8(void)
+{
+	ok(COST("\xC3\xA9") == 2, "a valid two-byte sequence costs 2");
+	ok(COST("\xE2\x82\xAC") == 3, "a valid three-byte sequence costs 3");
+	ok(COST("\xF0\x9F\x98\x80") == 4,
+	    "a valid four-byte sequence costs 4");
+	ok(COST("\xFF") == 3 && COST("\x80") == 3 && COST("\xC0") == 3,
+	    "an invalid byte costs 3 (U+FFFD)");
+	ok(COST("\xC0\xAF") == 6 && COST("\xED\xA0\x80") == 9,
+	    "each byte of an overlong form or a surrogate costs 3");
+	ok(COST("ab\xE2\x82") == 5,
+	    "a sequence truncated at the end costs one U+FFFD");
+	ok(COST("\xE2\x82" "a") == 4 && COST("\xC3\x01") == 9,
+	    "a sequence cut short costs one U+FFFD, then the byte its own");
+}
+
+/* The cost of s taken in two calls, cut after its first cut bytes. */
+static size_t
+cost_split(const char *s, size_t cut)
+{
+	struct output_meter m = { 0 };
+	size_t budget = SIZE_MAX, len = strlen(s);
+
+	if (output_take(&m, s, cut, &budget) != cut ||
+	    output_take(&m, s + cut, len - cut, &budget) != len - cut)
+		return 0;
+	return SIZE_MAX - budget;
+}
+
+static void
+test_take_split(void)
+{
+	struct output_meter m = { 0 };
+	size_t budget, took;
+
+	ok(cost_split("\xC3\xA9", 1) == 2,
+	    "a two-byte sequence split across chunks costs 2");
+	ok(cost_split("\xE2\x82\xAC", 1) == 3 &&
+	    cost_split("\xE2\x82\xAC", 2) == 3,
+	    "a three-byte sequence split anywhere costs 3");
+	ok(cost_split("\xF0\x9F\x98\x80", 1) == 4 &&
+	    cost_split("\xF0\x9F\x98\x80", 3) == 4,
+	    "a four-byte sequence split anywhere costs 4");
+	ok(cost_split("\xE2\x82" "a", 2) == 4,
+	    "a sequence cut short by the next chunk costs one U+FFFD");
+
+	budget = 3;
+	took = output_take(&m, "\xC3", 1, &budget);
+	ok(took == 1 && budget == 0,
+	    "the first byte of a sequence is charged a U+FFFD");
+	took = output_take(&m, "\xA9", 1, &budget);
+	ok(took == 1 && budget == 1,
+	    "the last byte settles the sequence at its length");
+
+	memset(&m, 0, sizeof(m));
+	budget = 3;
+	took = output_take(&m, "\xF0\x9F\x98\x80", 4, &budget);
+	ok(took == 3 && budget == 0,
+	    "a four-byte sequence without room for its fourth byte stops "
+	    "before it (its prefix is paid as a U+FFFD)");
+}
+
+/*
+ * What s[0..len) becomes between the quotes of a JSON string in the
+ * result document.
+ */
+static size_t
+encoded(const char *s, size_t len)
+{
+	struct json_object *str;
+	size_t clean_len, n = 0;
+	char *clean;
+
+	if ((clean = output_utf8(s, len, &clean_len)) == NULL)
+		return 0;
+	if ((str = json_object_new_string_len(clean, (int)clean_len)) != NULL &&
+	    json_object_to_json_string_length(str, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &n) != NULL)
+		n -= 2;
+	json_object_put(str);
+	free(clean);
+	return n;
+}
+
+static void
+test_take_exact(void)
+{
+	static const char pieces[][5] = { "a", "\n", "\x01", "\"", "\xFF",
+	    "\x80", "\xC3", "\xA9", "\xC3\xA9", "\xE2\x82\xAC", "\xE0\xA0",
+	    "\xED\xA0\x80", "\xF0\x9F\x98\x80", "\xF4\x90", "\xF0\x9F" };
+	char buf[4096];
+	size_t len, off, n, budget, trial, exact = 0;
+	struct output_meter m;
+	int piece;
+
+	srand(12);
+	for (trial = 0; trial < 200; trial++) {
+		len = 0;
+		while (len + 4 < sizeof(buf)) {
+			piece = rand() % 15;
+			n = strlen(pieces[piece]);
+			memcpy(buf + len, pieces[piece], n);
+			len += n;
+		}
+		memset(&m, 0, sizeof(m));
+		budget = SIZE_MAX;
+		for (off = 0; off < len; off += n) {
+			n = (size_t)(rand() % 7) + 1;
+			if (n > len - off)
+				n = len - off;
+			if (output_take(&m, buf + off, n, &budget) != n)
+				break;
+		}
+		if (off >= len && SIZE_MAX - budget == encoded(buf, len))
+			exact++;
+	}
+	ok(exact == 200,
+	    "random output taken in random chunks costs exactly what the "
+	    "document holds (%zu of 200)", exact);
 }
 
 static void
@@ -153,9 +275,11 @@ static size_t
 fill(char *buf, size_t size, size_t *budget)
 {
 	static const char worst[] = "\x01\xFF\"\n\xC3";
+	struct output_meter m = { 0 };
 	size_t len = 0;
 
-	while (len < size && output_take(&worst[len % 5], 1, budget) == 1) {
+	while (len < size &&
+	    output_take(&m, &worst[len % 5], 1, budget) == 1) {
 		buf[len] = worst[len % 5];
 		len++;
 	}
@@ -197,12 +321,57 @@ cleanup:
 	free(err);
 }
 
+/*
+ * 50 000 "é" (100 000 bytes of UTF-8) under a 100 KiB limit, read in
+ * chunks of an odd size so that sequences are split, come back whole.
+ */
+static void
+test_fits_utf8(void)
+{
+	const size_t limit = 102400, len = 100000, chunk = 65535;
+	size_t budget = limit - OUTPUT_RESERVE, off, n, took = 0, doclen = 0;
+	struct runner_result r = { NULL, 0, "", 0, "", VERDICT_OK, 1 };
+	struct json_object *root = NULL, *v;
+	struct output_meter m = { 0 };
+	char *out, *text = NULL;
+
+	if ((out = malloc(len)) == NULL) {
+		ok(0, "memory for the capture");
+		return;
+	}
+	for (off = 0; off < len; off += 2)
+		memcpy(out + off, "\xC3\xA9", 2);
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		took += output_take(&m, out + off, n, &budget);
+	}
+	ok(took == len, "100 000 bytes of \"é\" are all taken (%zu)", took);
+	r.out = out;
+	r.outlen = took;
+	text = output_format(&r, &doclen);
+	ok(text != NULL && doclen + 1 <= limit,
+	    "their result fits the limit (%zu <= %zu)", doclen + 1, limit);
+	if (text != NULL)
+		root = json_tokener_parse(text);
+	ok(json_object_object_get_ex(root, "stdout", &v) &&
+	    (size_t)json_object_get_string_len(v) == len &&
+	    memcmp(json_object_get_string(v), out, len) == 0,
+	    "stdout comes back whole");
+	json_object_put(root);
+	free(text);
+	free(out);
+}
+
 int
 main(void)
 {
 	test_utf8();
 	test_take();
+	test_take_utf8();
+	test_take_split();
+	test_take_exact();
 	test_format();
 	test_fits();
+	test_fits_utf8();
 	return tap_done();
 }
