@@ -145,7 +145,7 @@ exec_collect(struct exec_state *st)
  * that forked while being killed is caught by the next round.
  */
 static void
-exec_reap(void)
+exec_collect_all(void)
 {
 	for (;;) {
 		if (getpid() == 1)
@@ -287,7 +287,7 @@ exec_abort(struct exec_state *st)
 	exec_finish_pipes(st);
 	if (!st->exited && waitpid(st->pid, &st->res->status, 0) == st->pid)
 		st->exited = 1;
-	exec_reap();
+	exec_collect_all();
 }
 
 /*
@@ -382,7 +382,7 @@ exec_run(const char *command, const char *input, size_t inlen,
 	}
 	/* Background processes left in the group go with it, for good. */
 	exec_kill(&st);
-	exec_reap();
+	exec_collect_all();
 	return 0;
 fail:
 	exec_free(res);

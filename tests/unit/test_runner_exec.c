@@ -23,7 +23,7 @@ enum { REAP_OK, REAP_LEFT, REAP_RUN, REAP_NOT_PID1, REAP_NO_NS, REAP_FORK };
  * left (waitpid() must find none at all).
  */
 static int
-reap_pid1(const char *command)
+collect_pid1(const char *command)
 {
 	char err[RUNNER_ERRLEN];
 	struct exec_result res;
@@ -45,10 +45,10 @@ reap_pid1(const char *command)
 /*
  * In a child of the test, so that the test itself stays out of the
  * namespace (which takes no new process once its PID 1 is gone):
- * unshares the PID namespace and runs reap_pid1() as its PID 1.
+ * unshares the PID namespace and runs collect_pid1() as its PID 1.
  */
 static int
-reap_in_namespace(const char *command)
+collect_in_namespace(const char *command)
 {
 	int status;
 	pid_t pid;
@@ -58,14 +58,14 @@ reap_in_namespace(const char *command)
 	if ((pid = fork()) == -1)
 		return REAP_FORK;
 	if (pid == 0)
-		_exit(reap_pid1(command));
+		_exit(collect_pid1(command));
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return REAP_FORK;
 	return WEXITSTATUS(status);
 }
 
 static void
-test_reap(void)
+test_collect(void)
 {
 	int status, rc = -1;
 	pid_t pid;
@@ -76,7 +76,7 @@ test_reap(void)
 		return;
 	}
 	if (pid == 0)
-		_exit(reap_in_namespace(
+		_exit(collect_in_namespace(
 		    "for i in $(seq 20); do sleep 100 & done"));
 	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
 		rc = WEXITSTATUS(status);
@@ -85,13 +85,13 @@ test_reap(void)
 		return;
 	}
 	ok(rc == REAP_OK,
-	    "a command's background processes are killed and reaped: PID 1 "
+	    "a command's background processes are killed and collected: PID 1 "
 	    "has no child left (%d)", rc);
 }
 
 int
 main(void)
 {
-	test_reap();
+	test_collect();
 	return tap_done();
 }
