@@ -9,6 +9,7 @@ import http.client
 import ipaddress
 import json
 import math
+import os
 import re
 import socket
 import ssl
@@ -69,19 +70,10 @@ def loadavg():
 
 # --- INI values, read as src/conf.c reads them --------------------------------
 
-def duration_ms(text):
-    m = re.fullmatch(r"(\d+)(ms|s|m|h)?", text.strip())
-    if m is None:
-        raise ValueError("not a duration: %r" % text)
-    return int(m.group(1)) * {"ms": 1, "s": 1000, None: 1000, "m": 60000,
-                              "h": 3600000}[m.group(2)]
-
-
-def size_bytes(text):
-    m = re.fullmatch(r"(\d+)([KMG]?)B?", text.strip(), re.IGNORECASE)
-    if m is None:
-        raise ValueError("not a size: %r" % text)
-    return int(m.group(1)) * 1024 ** " KMG".index(m.group(2).upper() or " ")
+# One reading of INI durations and sizes for the suites and the benchmarks.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+from runbox_client import duration_ms, size_bytes  # noqa: E402,F401
 
 
 def cpus_nano(text):
@@ -431,22 +423,10 @@ class Docker:
     def run_stream(self, image, payload, image_section=None):
         """runboxd's cold path without runboxd: create, attach all streams,
         start, send, read the answer from the stream; seconds to the answer
-        (the delete after it is not timed)."""
+        (the delete is not timed)."""
         start = time.monotonic()
         cid = self.create(image, image_section)
-        sock = None
-        try:
-            sock = self.attach(cid, output=True)
-            self.start(cid)
-            self.send(sock, payload)
-            out = self.read_answer(sock)
-            answered = time.monotonic() - start
-        finally:
-            if sock is not None:
-                sock.close()
-            self.remove(cid)
-        check_answer("direct run printed", out)
-        return answered
+        return self._answer(cid, payload, start, start_it=True)[0]
 
     def prepare(self, image, image_section=None):
         """A created and started container, its runner waiting on stdin
@@ -463,11 +443,18 @@ class Docker:
         """A warm hit without runboxd: attach, send, read the answer from
         the stream.  (seconds to the answer, of which the attach); the
         delete is not timed."""
-        start = time.monotonic()
+        return self._answer(cid, payload, time.monotonic(), start_it=False)
+
+    def _answer(self, cid, payload, start, start_it):
+        """Attach to cid (and start it), send the payload, read the answer
+        from the stream, remove cid: (seconds from start to the answer,
+        seconds from start to the attach)."""
         sock = None
         try:
             sock = self.attach(cid, output=True)
             attached = time.monotonic() - start
+            if start_it:
+                self.start(cid)
             self.send(sock, payload)
             out = self.read_answer(sock)
             answered = time.monotonic() - start
