@@ -175,7 +175,7 @@ keeper_main(const struct conf *c)
 		if (c->images[i].warm > 0) {
 			ki = &k.images[k.nimages++];
 			ki->im = &c->images[i];
-			ki->fingerprint = run_fingerprint(c, ki->im);
+			ki->fingerprint = ki->im->fingerprint;
 		}
 	/* One discard and one fill a round: containers made together age
 	 * together, and are replaced one by one, not all at once. */

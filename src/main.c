@@ -189,6 +189,7 @@ main(int argc, char *argv[])
 		free(conf);
 		return 1;
 	}
+	run_fingerprint_images(conf);
 	if (test) {
 		printf("%s: configuration OK\n", path);
 		conf_free(conf);

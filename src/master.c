@@ -370,6 +370,7 @@ master_reload(struct master *m)
 		free(next);
 		return;
 	}
+	run_fingerprint_images(next);
 	if (strcmp(next->log, m->conf->log) != 0)
 		log_init(next->log, "runboxd");
 	conf_free(m->conf);

@@ -245,7 +245,7 @@ run_start_container(struct docker *d, const char *id, struct error *e)
 }
 
 /* The fingerprint of the containers run_start() would make for im. */
-unsigned long long
+static unsigned long long
 run_fingerprint(const struct conf *c, const struct image *im)
 {
 	char *body = run_create_body(c, im, NULL, 0);
@@ -256,6 +256,19 @@ run_fingerprint(const struct conf *c, const struct image *im)
 	h = pool_hash(body, strlen(body));
 	free(body);
 	return h;
+}
+
+/*
+ * Fill in each image's fingerprint, once per loaded configuration: the
+ * keeper, a claim and /status compare slots against it.
+ */
+void
+run_fingerprint_images(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nimages; i++)
+		c->images[i].fingerprint = run_fingerprint(c, &c->images[i]);
 }
 
 /*
@@ -290,7 +303,7 @@ static int
 run_claim(struct docker *d, const struct conf *c, const struct image *im,
     struct run *r)
 {
-	int slot = pool_claim(run_fingerprint(c, im), r->id);
+	int slot = pool_claim(im->fingerprint, r->id);
 
 	pool_count_event(im->key, slot == -1 ? POOL_MISS : POOL_HIT);
 	if (slot == -1)

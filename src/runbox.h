@@ -66,6 +66,7 @@ struct image {
 	char **aliases;   /* other names clients may send for it */
 	size_t naliases;
 	long long warm; /* containers kept ready; 0: none */
+	unsigned long long fingerprint; /* of its containers' create body */
 	struct limits limits;
 };
 
@@ -319,8 +320,7 @@ void run_remove(struct docker *d, const struct conf *c, struct run *r);
 enum outcome run_outcome(json_object *result);
 char *run_create_body(const struct conf *c, const struct image *im,
     const char *request_id, int warm);
-unsigned long long run_fingerprint(const struct conf *c,
-    const struct image *im);
+void run_fingerprint_images(struct conf *c);
 int run_prepare(struct docker *d, const struct conf *c, const struct image *im,
     const char *nonce, char *id, struct error *e);
 

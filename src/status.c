@@ -49,7 +49,7 @@ status_warm(const struct conf *c, size_t i, struct status_warm *w)
 	w->im = &c->images[i];
 	pool_stats(w->im->key, &st);
 	w->values[0] = w->im->warm;
-	w->values[1] = pool_count(run_fingerprint(c, w->im), 1);
+	w->values[1] = pool_count(w->im->fingerprint, 1);
 	w->values[2] = st.hits;
 	w->values[3] = st.misses;
 	w->values[4] = st.refill_failures;
