@@ -17,6 +17,7 @@
 #include <iniparser.h>
 
 #include "runbox.h"
+#include "runner.h"
 
 enum conf_type {
 	CONF_STRING,
@@ -152,6 +153,12 @@ static const struct conf_key conf_keys[] = {
 	    RELOAD },
 	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard),
 	    RELOAD },
+	{ "limits", "run_deadline", CONF_DURATION, 100, 3600 * 1000, "60s",
+	    L(run_deadline), RELOAD },
+	{ "limits", "tests_max", CONF_INT, 0, TESTS_MAX, "32", L(tests_max),
+	    RELOAD },
+	{ "limits", "tests_stdin_size", CONF_SIZE, 0, 64 * MIB, "1M",
+	    L(tests_stdin_size), RELOAD },
 
 	/* An image section takes these and every key of [limits]. */
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
@@ -183,6 +190,7 @@ static const struct conf_pair {
 	offsetof(struct limits, high) }
 	PAIR(nofile_soft, nofile_hard),
 	PAIR(nproc_soft, nproc_hard),
+	PAIR(execution_time, run_deadline),
 #undef PAIR
 };
 
@@ -885,8 +893,9 @@ conf_check(struct conf *c, char *err, size_t errlen)
 		if (conf_check_limits(c, section, &c->images[i].limits, err,
 		    errlen) == -1)
 			return -1;
-		if (c->images[i].limits.execution_time > c->max_run_time)
-			c->max_run_time = c->images[i].limits.execution_time;
+		/* A run with limits or tests may take its whole deadline. */
+		if (c->images[i].limits.run_deadline > c->max_run_time)
+			c->max_run_time = c->images[i].limits.run_deadline;
 		if (conf_check_names(c, i, err, errlen) == -1)
 			return -1;
 	}
