@@ -153,7 +153,8 @@ static const struct conf_key conf_keys[] = {
 	    RELOAD },
 	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard),
 	    RELOAD },
-	{ "limits", "run_deadline", CONF_DURATION, 100, 3600 * 1000, "60s",
+	/* 0: execution_time, set by conf_check(). */
+	{ "limits", "run_deadline", CONF_DURATION, 0, 3600 * 1000, "0",
 	    L(run_deadline), RELOAD },
 	{ "limits", "tests_max", CONF_INT, 0, TESTS_MAX, "32", L(tests_max),
 	    RELOAD },
@@ -732,6 +733,18 @@ conf_parse_user(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * An unset run_deadline is execution_time: a run with tests or limits
+ * then takes no longer than any run, and the kill budget of workers
+ * (run_budget()) stays what it was.
+ */
+static void
+conf_default_deadline(struct limits *l)
+{
+	if (l->run_deadline == 0)
+		l->run_deadline = l->execution_time;
+}
+
 /* The rules between the keys of one set of limits: [limits] or an image's. */
 static int
 conf_check_limits(const struct conf *c, const char *section,
@@ -885,11 +898,13 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->run_group != NULL && c->run_user == NULL)
 		return conf_fail(err, errlen, "%s: [server] group: needs "
 		    "[server] user", c->path);
+	conf_default_deadline(&c->limits);
 	if (conf_check_limits(c, "limits", &c->limits, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < c->nimages; i++) {
 		snprintf(section, sizeof(section), IMAGE_PREFIX "%s",
 		    c->images[i].key);
+		conf_default_deadline(&c->images[i].limits);
 		if (conf_check_limits(c, section, &c->images[i].limits, err,
 		    errlen) == -1)
 			return -1;
