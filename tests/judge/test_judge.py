@@ -94,15 +94,16 @@ def allocating_past_64m_is_memory_limit_with_the_peak_near_it():
 
 @suite.test
 def memory_and_pids_limits_are_the_containers_warm_or_not():
-    # The program reads its own cgroup's memory limit (v2, else v1).
+    # The program reads its own cgroup's memory and pids limits (v2, else v1).
     src = ("import os\n"
-           "for p in ('/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes'):\n"
-           "    if os.path.exists(p):\n"
-           "        print(open(p).read().strip()); break\n")
+           "for ps in (('memory.max', 'memory/memory.limit_in_bytes'), ('pids.max', 'pids/pids.max')):\n"
+           "    for p in ps:\n"
+           "        if os.path.exists('/sys/fs/cgroup/' + p):\n"
+           "            print(open('/sys/fs/cgroup/' + p).read().strip()); break\n")
     a = answer(run(PYTHON, py(src), {"memory": "64M", "pids": 16}))
-    expect(a["stdout"].strip() == str(64 * MIB), "a lower memory is the container's", a)
+    expect(a["stdout"].split() == [str(64 * MIB), "16"], "lower memory and pids are the container's", a)
     a = answer(run(PYTHON, py(src)))
-    expect(a["stdout"].strip() == str(256 * MIB), "without limits, the image's", a)
+    expect(a["stdout"].split() == [str(256 * MIB), "64"], "without limits, the image's (warm)", a)
 
 
 @suite.test
