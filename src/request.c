@@ -510,23 +510,31 @@ int
 request_set_limits(const struct run_request *r, const struct run_limits *rl,
     struct error *e)
 {
-	json_object *o;
+	const char *const keys[] = { "execution_time", "compile_time",
+	    "output_size" };
+	const long long values[] = { rl->l.execution_time, rl->compile_time,
+	    rl->l.output_size };
+	json_object *o, *v;
+	size_t i;
 
 	json_object_object_del(r->payload, "limits");
 	if (!rl->given)
 		return 0;
 	if ((o = json_object_new_object()) == NULL ||
-	    json_object_object_add(r->payload, "limits", o) != 0 ||
-	    json_object_object_add(o, "execution_time",
-	    json_object_new_int64(rl->l.execution_time)) != 0 ||
-	    json_object_object_add(o, "compile_time",
-	    json_object_new_int64(rl->compile_time)) != 0 ||
-	    json_object_object_add(o, "output_size",
-	    json_object_new_int64(rl->l.output_size)) != 0) {
-		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
-		return -1;
+	    json_object_object_add(r->payload, "limits", o) != 0) {
+		json_object_put(o);
+		goto nomem;
 	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((v = json_object_new_int64(values[i])) == NULL ||
+		    json_object_object_add(o, keys[i], v) != 0) {
+			json_object_put(v);
+			goto nomem;
+		}
 	return 0;
+nomem:
+	error_set(e, ERROR_SERVER_MEMORY, "out of memory");
+	return -1;
 }
 
 /* [a-z0-9]+ joined by one of . _ __ or a run of -: a name's path component. */

@@ -485,11 +485,53 @@ test_limits(void)
 	    &rl), "request.payload") == 0, "a test's stdin not a string");
 }
 
+/* The runner's payload.limits: the service's, never the client's. */
+static void
+test_set_limits(void)
+{
+	static const char *const bodies[] = {
+	    "{\"image\":\"a\",\"payload\":{\"command\":\"x\",\"files\":[],"
+	    "\"limits\":{\"execution_time\":1}}}",
+	    "{\"image\":\"a\",\"payload\":{\"command\":\"x\",\"files\":[],"
+	    "\"limits\":{\"execution_time\":1}},\"limits\":{\"compile_time\":"
+	    "\"3s\"}}",
+	};
+	static const char *const want[] = {
+	    "{\"command\":\"x\",\"files\":[]}",
+	    "{\"command\":\"x\",\"files\":[],\"limits\":{\"execution_time\":"
+	    "10000,\"compile_time\":3000,\"output_size\":65536}}",
+	};
+	struct limits cap = { .execution_time = 10000, .output_size = 65536,
+	    .memory = 256LL << 20, .pids = 64, .run_deadline = 30000 };
+	struct run_limits rl;
+	struct run_request r;
+	struct error e;
+	const char *text;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (request_parse_run(bodies[i], strlen(bodies[i]), &r, &e) == -1 ||
+		    request_check_limits(&r, &cap, &rl, &e) == -1 ||
+		    request_set_limits(&r, &rl, &e) == -1) {
+			ok(0, "body %zu is taken (%s)", i, e.message);
+			continue;
+		}
+		text = json_object_to_json_string_ext(r.payload,
+		    JSON_C_TO_STRING_PLAIN);
+		ok(strcmp(text, want[i]) == 0, "%s (%s)", i == 0 ?
+		    "without limits, the client's payload.limits is dropped" :
+		    "with limits, payload.limits is the run's, in ms and bytes",
+		    text);
+		request_free(&r);
+	}
+}
+
 int
 main(void)
 {
 	test_envelope();
 	test_limits();
+	test_set_limits();
 	test_image_grammar();
 	test_payload();
 	test_messages();
