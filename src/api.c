@@ -18,6 +18,7 @@ struct api_route {
 	const char *path;
 	const char *method;
 	int token;
+	int docker; /* the handler calls Docker: only a worker answers it */
 	void (*handler)(struct api_context *);
 };
 
@@ -26,13 +27,15 @@ static void api_version(struct api_context *);
 static void api_run(struct api_context *);
 static void api_status(struct api_context *);
 static void api_images(struct api_context *);
+static void api_health(struct api_context *);
 
 static const struct api_route api_routes[] = {
-	{ "/", "GET", 0, api_root },
-	{ "/version", "GET", 1, api_version },
-	{ "/run", "POST", 1, api_run },
-	{ "/status", "GET", 1, api_status },
-	{ "/images", "GET", 1, api_images },
+	{ "/", "GET", 0, 0, api_root },
+	{ "/version", "GET", 1, 1, api_version },
+	{ "/run", "POST", 1, 1, api_run },
+	{ "/status", "GET", 1, 0, api_status },
+	{ "/images", "GET", 1, 1, api_images },
+	{ "/health", "GET", 0, 0, api_health },
 };
 
 static const char *
@@ -242,6 +245,33 @@ api_status(struct api_context *ctx)
 	util_buf_free(&body);
 }
 
+/* The Retry-After header of a 503: when a client may try again. */
+static void
+api_retry_after(struct api_context *ctx, char *extra, size_t len)
+{
+	snprintf(extra, len, "Retry-After: %lld\r\n",
+	    health_retry_after(ctx->conf));
+}
+
+/* 200 {"status": "ok"} when a run can be taken now, else a 503. */
+static void
+api_health(struct api_context *ctx)
+{
+	json_object *o;
+	struct error e;
+	char extra[64];
+
+	if (health_check(ctx->conf, &e) == -1) {
+		api_retry_after(ctx, extra, sizeof(extra));
+		api_reply_error_with(ctx, &e, extra);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("ok"));
+	api_reply_json(ctx, 200, NULL, o);
+	json_object_put(o);
+}
+
 /*
  * Read the body: exactly CONTENT_LENGTH bytes, or up to the end of the
  * FastCGI stream when there is no CONTENT_LENGTH (Apache's mod_proxy_fcgi
@@ -374,28 +404,76 @@ api_path(struct api_context *ctx, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)strcspn(p, "?"), p);
 }
 
-/* Route one request to its handler; every path ends in one answer. */
-void
-api_handle(struct api_context *ctx)
+/* The route of method on path, or NULL; allow gets the Allow header of
+ * a path served with another method. */
+static const struct api_route *
+api_route(const char *method, const char *path, char *allow,
+    size_t allowlen)
 {
-	const char *method = api_param(ctx, "REQUEST_METHOD");
 	const struct api_route *r = NULL;
-	struct error e;
-	char path[256], allow[64] = "";
 	size_t i;
 
-	api_path(ctx, path, sizeof(path));
-	if (method == NULL)
-		method = "GET";
 	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		if (strcmp(api_routes[i].path, path) != 0)
 			continue;
 		if (strcmp(api_routes[i].method, method) == 0)
 			r = &api_routes[i];
 		else
-			snprintf(allow, sizeof(allow), "Allow: %s\r\n",
+			snprintf(allow, allowlen, "Allow: %s\r\n",
 			    api_routes[i].method);
 	}
+	return r;
+}
+
+/*
+ * Whether answering method on uri (a path, perhaps with a query) may call
+ * Docker: only a worker takes those.  The others (GET /, /status,
+ * /health) the queue answers itself, whatever Docker does.
+ */
+int
+api_needs_worker(const char *method, const char *uri)
+{
+	const struct api_route *r;
+	char path[256], allow[64];
+
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(uri, "?"), uri);
+	r = api_route(method, path, allow, sizeof(allow));
+	return r == NULL || r->docker;
+}
+
+/*
+ * Answer a request that no worker will take with e (a 503 and its
+ * Retry-After).  The body is read first, whatever its size, so that the
+ * web server gets the answer after sending its request, not a reset.
+ */
+void
+api_refuse(struct api_context *ctx, const struct error *e)
+{
+	const char *method = api_param(ctx, "REQUEST_METHOD");
+	char path[256], extra[64], chunk[16384];
+
+	api_path(ctx, path, sizeof(path));
+	ctx->is_run = method != NULL && strcmp(method, "POST") == 0 &&
+	    strcmp(path, "/run") == 0;
+	while (FCGX_GetStr(chunk, sizeof(chunk), ctx->req->in) > 0)
+		;
+	api_retry_after(ctx, extra, sizeof(extra));
+	api_reply_error_with(ctx, e, extra);
+}
+
+/* Route one request to its handler; every path ends in one answer. */
+void
+api_handle(struct api_context *ctx)
+{
+	const char *method = api_param(ctx, "REQUEST_METHOD");
+	const struct api_route *r;
+	struct error e;
+	char path[256], allow[64] = "";
+
+	api_path(ctx, path, sizeof(path));
+	if (method == NULL)
+		method = "GET";
+	r = api_route(method, path, allow, sizeof(allow));
 	if (r == NULL && allow[0] != '\0') {
 		error_set(&e, ERROR_METHOD_NOT_ALLOWED, "%s is not allowed "
 		    "on %s", method, path);

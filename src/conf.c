@@ -96,6 +96,8 @@ static const struct conf_key conf_keys[] = {
 	    C(reap_interval), RELOAD },
 	{ "server", "io_timeout", CONF_DURATION, 100, 600 * 1000, "30s",
 	    C(io_timeout), RELOAD },
+	{ "server", "queue_timeout", CONF_DURATION, 100, 600 * 1000, "5s",
+	    C(queue_timeout), RELOAD },
 	{ "server", "warm_max", CONF_INT, 0, POOL_SLOTS, "16", C(warm_max),
 	    RELOAD },
 	{ "server", "warm_max_age", CONF_DURATION, 10 * 1000, 24 * 3600 * 1000,

@@ -56,6 +56,7 @@ static const struct error_row error_table[ERROR_MAX] = {
 	    OUTCOME_DOCKER_ERROR },
 	[ERROR_SERVER_STOPPING] = { "server.stopping", 503,
 	    OUTCOME_DOCKER_ERROR },
+	[ERROR_SERVER_BUSY] = { "server.busy", 503, OUTCOME_BUSY },
 	[ERROR_SERVER_MEMORY] = { "server.memory", 500, OUTCOME_DOCKER_ERROR },
 	[ERROR_SERVER_INTERNAL] = { "server.error", 500, OUTCOME_DOCKER_ERROR },
 };

@@ -3,10 +3,12 @@
  * respawns any that die, replaces them all on SIGHUP with a new
  * configuration (old workers finish their run first), kills a worker whose
  * request overstays its deadline, has the containers that no worker is
- * using reaped (reap.c; in a child, but at start and stop), and stops in
- * steps on SIGTERM, SIGINT or SIGQUIT: stop accepting and let runs finish
- * (shutdown_timeout), then abort them (SIGTERM), then SIGKILL.  Signal
- * handlers only write the signal number to a self-pipe.
+ * using reaped (reap.c; in a child, but at start and stop), keeps the
+ * queue (queue.c) running, and stops in steps on SIGTERM, SIGINT or
+ * SIGQUIT: stop accepting and let runs finish (shutdown_timeout), then
+ * abort them (SIGTERM), then SIGKILL; the queue answers 503 meanwhile and
+ * stops last.  Signal handlers only write the signal number to a
+ * self-pipe.
  */
 #include "config.h"
 
@@ -16,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +36,9 @@
 struct master {
 	struct conf *conf;
 	int listen_fd;
+	int queue_pair[2]; /* the queue hands connections to workers */
+	pid_t queue;       /* the queue process, or 0 */
+	long long queue_started;
 	struct scoreboard *sb;
 	long long respawn_after;
 	long long next_reap;
@@ -124,7 +130,8 @@ master_spawn(struct master *m)
 	}
 	if ((pid = master_fork(&old)) == 0)
 		/* exit(), not _exit(): LeakSanitizer checks at exit. */
-		exit(worker_main(m->conf, m->listen_fd, slot));
+		exit(worker_main(m->conf, m->listen_fd, m->queue_pair[1],
+		    slot));
 	if (pid == -1) {
 		log_warn("master: fork");
 		scoreboard_release(slot);
@@ -155,6 +162,8 @@ master_spawn_keeper(struct master *m)
 
 	if ((pid = master_fork(&old)) == 0) {
 		close(m->listen_fd);
+		close(m->queue_pair[0]);
+		close(m->queue_pair[1]);
 		exit(keeper_main(m->conf));
 	}
 	if (pid == -1) {
@@ -163,6 +172,23 @@ master_spawn_keeper(struct master *m)
 	}
 	m->keeper = pid;
 	m->keeper_started = util_now_ms();
+}
+
+/* Fork the queue of the current configuration. */
+static void
+master_spawn_queue(struct master *m)
+{
+	sigset_t old;
+	pid_t pid;
+
+	if ((pid = master_fork(&old)) == 0)
+		exit(queue_main(m->conf, m->listen_fd, m->queue_pair));
+	if (pid == -1) {
+		log_warn("master: fork queue");
+		return;
+	}
+	m->queue = pid;
+	m->queue_started = util_now_ms();
 }
 
 /* Signal the keeper and the retired ones still alive. */
@@ -316,6 +342,20 @@ master_collect_children(struct master *m)
 		/* What it was making or had claimed is an orphan now. */
 		if (pool_release_owner(pid) > 0)
 			orphans = 1;
+		if (pid == m->queue) {
+			m->queue = 0;
+			if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
+				log_warnx("queue %ld ended with status %d",
+				    (long)pid, WIFSIGNALED(status) ?
+				    128 + WTERMSIG(status) :
+				    WEXITSTATUS(status));
+				if (util_now_ms() - m->queue_started <
+				    MASTER_RESPAWN_MS)
+					m->respawn_after = util_now_ms() +
+					    MASTER_RESPAWN_MS;
+			}
+			continue;
+		}
 		if (pid == m->keeper && (WIFSIGNALED(status) ||
 		    WEXITSTATUS(status) != 0) &&
 		    util_now_ms() - m->keeper_started < MASTER_RESPAWN_MS)
@@ -380,6 +420,10 @@ master_reload(struct master *m)
 	__atomic_add_fetch(&m->sb->reloads, 1, __ATOMIC_RELAXED);
 	master_signal_workers(m, SIGQUIT, 1);
 	master_retire_keeper(m);
+	/* The old queue hands what it holds to the new one. */
+	if (m->queue > 0)
+		kill(m->queue, SIGQUIT);
+	master_spawn_queue(m);
 	log_info("reloaded %s: generation %u, %lld workers", m->conf->path,
 	    m->sb->generation, m->conf->workers);
 }
@@ -442,6 +486,8 @@ master_tick(struct master *m)
 	if (util_now_ms() >= m->respawn_after)
 		for (n = master_count(1); n < m->conf->workers; n++)
 			master_spawn(m);
+	if (m->queue == 0 && util_now_ms() >= m->respawn_after)
+		master_spawn_queue(m);
 	if (m->keeper == 0 && util_now_ms() >= m->respawn_after &&
 	    master_wants_keeper(m->conf))
 		master_spawn_keeper(m);
@@ -468,6 +514,7 @@ static void
 master_stop(struct master *m)
 {
 	m->stopping = 1;
+	scoreboard_set_stopping();
 	log_info("stopping %d workers", master_count(0));
 	master_signal_workers(m, SIGQUIT, 0);
 	master_signal_keepers(m, SIGTERM);
@@ -485,6 +532,25 @@ master_stop(struct master *m)
 	master_wait_workers(m, util_now_ms() + MASTER_ABORT_MS);
 }
 
+/* Stop the queue once no worker is left: it answers what it holds. */
+static void
+master_stop_queue(struct master *m)
+{
+	long long deadline = util_now_ms() + MASTER_ABORT_MS;
+
+	if (m->queue <= 0)
+		return;
+	kill(m->queue, SIGTERM);
+	while (m->queue > 0 && util_now_ms() < deadline)
+		master_poll(m, MASTER_TICK_MS);
+	if (m->queue > 0) {
+		log_warnx("queue %ld did not stop: killing it", (long)m->queue);
+		kill(m->queue, SIGKILL);
+		waitpid(m->queue, NULL, 0);
+		m->queue = 0;
+	}
+}
+
 /*
  * Run the pool until told to stop.  The master owns conf from here (a
  * reload replaces it).  Returns the process exit status.
@@ -492,12 +558,19 @@ master_stop(struct master *m)
 int
 master_run(struct conf *c, int listen_fd)
 {
-	struct master m = { .conf = c, .listen_fd = listen_fd };
+	struct master m = { .conf = c, .listen_fd = listen_fd,
+	    .queue_pair = { -1, -1 } };
 	int flags;
 
 	if (master_signals() == -1 || (m.sb = scoreboard_create()) == NULL ||
 	    pool_create() == -1)
 		goto fail;
+	/* Packets keep each connection apart; workers read them whole. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    m.queue_pair) == -1) {
+		log_warn("master: queue socket pair");
+		goto fail;
+	}
 	/* Workers poll the socket and must never block in accept(). */
 	if ((flags = fcntl(listen_fd, F_GETFL)) == -1 ||
 	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) == -1) {
@@ -512,14 +585,21 @@ master_run(struct conf *c, int listen_fd)
 		master_tick(&m);
 	while (master_poll(&m, MASTER_TICK_MS) == 0);
 	master_stop(&m);
+	master_stop_queue(&m);
 	if (m.reaper > 0)
 		waitpid(m.reaper, NULL, 0);
 	reap_containers(m.conf, NULL);
 	log_info("stopped");
+	close(m.queue_pair[0]);
+	close(m.queue_pair[1]);
 	conf_free(m.conf);
 	free(m.conf);
 	return 0;
 fail:
+	if (m.queue_pair[0] != -1) {
+		close(m.queue_pair[0]);
+		close(m.queue_pair[1]);
+	}
 	conf_free(m.conf);
 	free(m.conf);
 	return 1;

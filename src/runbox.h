@@ -95,6 +95,7 @@ struct conf {
 	long long kill_grace;    /* ms past a request's deadline */
 	long long reap_interval; /* ms */
 	long long io_timeout;    /* ms, on the web server's connection */
+	long long queue_timeout; /* ms a request may wait for a worker */
 	long long max_run_time;  /* ms, the longest execution_time */
 	long long warm_max;      /* warm containers of all images at most */
 	long long warm_max_age;  /* ms a container may stay warm */
@@ -141,6 +142,7 @@ enum outcome {
 	OUTCOME_OUTPUT_LIMIT,
 	OUTCOME_DOCKER_ERROR,
 	OUTCOME_REJECTED,
+	OUTCOME_BUSY,
 	OUTCOME_MAX
 };
 enum slot_state { SLOT_IDLE, SLOT_BUSY };
@@ -191,6 +193,13 @@ int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
 void scoreboard_count_reaped(int n);
 void scoreboard_totals(struct scoreboard_totals *t);
+int scoreboard_idle_count(void);
+void scoreboard_set_stopping(void);
+int scoreboard_stopping(void);
+void scoreboard_set_docker(int ok, long long now);
+int scoreboard_docker_ok(long long since);
+void scoreboard_set_queued(long long n);
+long long scoreboard_queued(void);
 
 /* error.c: every error a client can get, with its status and outcome */
 enum error_code {
@@ -217,6 +226,7 @@ enum error_code {
 	ERROR_CODERUNNER_STDERR,
 	ERROR_CODERUNNER_DECODE,
 	ERROR_SERVER_STOPPING,
+	ERROR_SERVER_BUSY,
 	ERROR_SERVER_MEMORY,
 	ERROR_SERVER_INTERNAL,
 	ERROR_MAX
@@ -394,10 +404,26 @@ struct api_context {
 	struct run *run; /* the container to remove after the reply */
 };
 void api_handle(struct api_context *ctx);
+void api_refuse(struct api_context *ctx, const struct error *e);
+int api_needs_worker(const char *method, const char *uri);
+
+/* health.c */
+int health_start(const struct conf *c);
+void health_stop(void);
+long long health_retry_after(const struct conf *c);
+int health_check(const struct conf *c, struct error *e);
+
+/* queue.c: connections waiting for a worker */
+int queue_take(int sock, int *fd, long long *arrived);
+void queue_timeouts(int fd, long long ms);
+int queue_main(const struct conf *c, int listen_fd, const int pair[2]);
 
 /* worker.c */
-int worker_main(const struct conf *c, int listen_fd,
+int worker_main(const struct conf *c, int listen_fd, int queue_fd,
     struct scoreboard_slot *slot);
+void worker_serve(const struct conf *c, struct docker *docker,
+    FCGX_Request *req, struct scoreboard_slot *slot,
+    const struct error *refusal);
 
 /* master.c */
 int master_run(struct conf *c, int listen_fd);

@@ -34,6 +34,10 @@ struct scoreboard_slot {
  * and the slots. */
 struct scoreboard_map {
 	struct scoreboard_totals totals;
+	int stopping;          /* the master is draining the pool for a stop */
+	int docker_ok;         /* dockerd answered the last ping */
+	long long docker_seen; /* ms, monotonic: when that ping ended */
+	long long queued;      /* connections the queue holds for a worker */
 	struct scoreboard_slot slots[SCOREBOARD_SLOTS];
 };
 
@@ -44,7 +48,7 @@ const long long scoreboard_buckets[SCOREBOARD_BUCKETS] = {
 
 const char *const scoreboard_outcome_names[OUTCOME_MAX] = {
 	"ok", "program_error", "timeout", "output_limit", "docker_error",
-	"rejected",
+	"rejected", "busy",
 };
 
 static struct scoreboard_map *board;
@@ -243,4 +247,61 @@ scoreboard_totals(struct scoreboard_totals *t)
 	t->latency_sum_ms = __atomic_load_n(&c->latency_sum_ms,
 	    __ATOMIC_RELAXED);
 	t->reaped = __atomic_load_n(&c->reaped, __ATOMIC_RELAXED);
+}
+
+/* Idle workers of the current generation: those that take new requests. */
+int
+scoreboard_idle_count(void)
+{
+	struct scoreboard_view v;
+	unsigned generation = scoreboard_generation();
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < SCOREBOARD_SLOTS; i++)
+		if (scoreboard_load(&board->slots[i], &v) &&
+		    v.generation == generation && v.state == SLOT_IDLE)
+			n++;
+	return n;
+}
+
+/* The master drains the pool for a stop: /health says so. */
+void
+scoreboard_set_stopping(void)
+{
+	__atomic_store_n(&board->stopping, 1, __ATOMIC_RELEASE);
+}
+
+int
+scoreboard_stopping(void)
+{
+	return __atomic_load_n(&board->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* The outcome of a ping of dockerd that ended at now (ms). */
+void
+scoreboard_set_docker(int ok, long long now)
+{
+	__atomic_store_n(&board->docker_ok, ok, __ATOMIC_RELAXED);
+	__atomic_store_n(&board->docker_seen, now, __ATOMIC_RELEASE);
+}
+
+/* Whether dockerd answered a ping that ended after since (ms). */
+int
+scoreboard_docker_ok(long long since)
+{
+	return __atomic_load_n(&board->docker_seen, __ATOMIC_ACQUIRE) >=
+	    since && __atomic_load_n(&board->docker_ok, __ATOMIC_RELAXED);
+}
+
+void
+scoreboard_set_queued(long long n)
+{
+	__atomic_store_n(&board->queued, n, __ATOMIC_RELAXED);
+}
+
+long long
+scoreboard_queued(void)
+{
+	return __atomic_load_n(&board->queued, __ATOMIC_RELAXED);
 }

@@ -98,7 +98,7 @@ status_accepted(const struct scoreboard_totals *t)
 	int i;
 
 	for (i = 0; i < OUTCOME_MAX; i++)
-		if (i != OUTCOME_REJECTED)
+		if (i != OUTCOME_REJECTED && i != OUTCOME_BUSY)
 			n += t->outcomes[i];
 	return n;
 }

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "runbox.h"
@@ -36,17 +35,19 @@ worker_signals(sigset_t *waitmask)
 }
 
 /*
- * Wait for a connection and accept it; -1 when told to stop.  Several
- * workers may wake for one connection: the losers see EAGAIN.  A web
- * server sends its request at once: a connection silent for io_timeout is
- * dropped rather than allowed to hold the worker.
+ * Wait for a connection and accept it, or take one the queue holds for
+ * a worker (those first: they waited longest); -1 when told to stop.
+ * Several workers may wake for one connection: the losers see EAGAIN.  A
+ * web server sends its request at once: a connection silent for
+ * io_timeout is dropped rather than allowed to hold the worker.
  */
 static int
-worker_accept(const struct conf *c, int listen_fd, const sigset_t *waitmask)
+worker_accept(const struct conf *c, int listen_fd, int queue_fd,
+    const sigset_t *waitmask)
 {
-	struct pollfd pfd = { listen_fd, POLLIN, 0 };
-	struct timeval tv = { c->io_timeout / 1000,
-	    (c->io_timeout % 1000) * 1000 };
+	struct pollfd pfd[2] = { { queue_fd, POLLIN, 0 },
+	    { listen_fd, POLLIN, 0 } };
+	long long arrived;
 	sigset_t term, old;
 	int fd, rc;
 
@@ -56,7 +57,7 @@ worker_accept(const struct conf *c, int listen_fd, const sigset_t *waitmask)
 	sigaddset(&term, SIGTERM);
 	for (;;) {
 		sigprocmask(SIG_BLOCK, &term, &old);
-		rc = child_stopping ? 0 : ppoll(&pfd, 1, NULL, waitmask);
+		rc = child_stopping ? 0 : ppoll(pfd, 2, NULL, waitmask);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (child_stopping)
 			return -1;
@@ -67,10 +68,9 @@ worker_accept(const struct conf *c, int listen_fd, const sigset_t *waitmask)
 			}
 			continue;
 		}
-		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd != -1) {
-			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (queue_take(queue_fd, &fd, &arrived) == 1 ||
+		    (fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+			queue_timeouts(fd, c->io_timeout);
 			return fd;
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -105,10 +105,14 @@ worker_log(const struct api_context *ctx, FCGX_Request *req,
 	    r->pool_slot != -1 ? "hit" : "no", duration);
 }
 
-/* Answer one accepted request and remove its container afterwards. */
-static void
+/*
+ * Answer one accepted request (refused with refusal if not NULL) and
+ * remove its container afterwards.  The queue answers requests here too,
+ * with neither Docker nor a slot.
+ */
+void
 worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
-    struct scoreboard_slot *slot)
+    struct scoreboard_slot *slot, const struct error *refusal)
 {
 	struct api_context ctx;
 	struct run run;
@@ -126,8 +130,12 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 		strcpy(ctx.request_id, "-");
 	memcpy(run.request_id, ctx.request_id, sizeof(run.request_id));
 	/* Past this, the master kills the worker and reaps the container. */
-	scoreboard_busy(slot, started + run_budget(c), ctx.request_id);
-	api_handle(&ctx);
+	if (slot != NULL)
+		scoreboard_busy(slot, started + run_budget(c), ctx.request_id);
+	if (refusal != NULL)
+		api_refuse(&ctx, refusal);
+	else
+		api_handle(&ctx);
 	worker_log(&ctx, req, util_now_ms() - started);
 	FCGX_Finish_r(req);
 	/* One request per connection: a web server that asked to keep it
@@ -140,12 +148,14 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	run_remove(docker, c, &run);
 	scoreboard_count(ctx.is_run, ctx.status == 200 ? ctx.outcome :
 	    error_outcome(ctx.error), replied - started);
-	scoreboard_idle(slot);
+	if (slot != NULL)
+		scoreboard_idle(slot);
 }
 
 /* Serve requests on listen_fd until told to stop, or max_requests. */
 int
-worker_main(const struct conf *c, int listen_fd, struct scoreboard_slot *slot)
+worker_main(const struct conf *c, int listen_fd, int queue_fd,
+    struct scoreboard_slot *slot)
 {
 	struct docker docker;
 	FCGX_Request req;
@@ -154,13 +164,16 @@ worker_main(const struct conf *c, int listen_fd, struct scoreboard_slot *slot)
 	int fd;
 
 	worker_signals(&waitmask);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0 ||
+	/* No listen socket for libfcgi: it would accept on it by itself
+	 * after a connection that sent no request. */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, -1, 0) != 0 ||
 	    docker_open(&docker, c) == -1) {
 		log_warnx("worker: cannot initialise");
 		return 1;
 	}
 	while (c->max_requests == 0 || served < c->max_requests) {
-		if ((fd = worker_accept(c, listen_fd, &waitmask)) == -1)
+		if ((fd = worker_accept(c, listen_fd, queue_fd, &waitmask)) ==
+		    -1)
 			break;
 		/*
 		 * libfcgi reads a request from an open ipcFd instead of
@@ -171,7 +184,7 @@ worker_main(const struct conf *c, int listen_fd, struct scoreboard_slot *slot)
 		req.keepConnection = 1;
 		if (FCGX_Accept_r(&req) < 0)
 			continue;
-		worker_serve(c, &docker, &req, slot);
+		worker_serve(c, &docker, &req, slot, NULL);
 		served++;
 		if (child_stopping)
 			break;

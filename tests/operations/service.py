@@ -106,6 +106,15 @@ def children(pid):
     return sorted(p for p in map(int, out.split()) if alive(p))
 
 
+def comm(pid):
+    """The process name of pid (/proc/PID/comm), or "" once it is gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def proc_ids(pid):
     """(uids, gids, groups) of a process, from /proc/PID/status."""
     ids = {}
@@ -362,7 +371,12 @@ class Service:
         return self.proc.pid
 
     def workers(self):
-        return children(self.master)
+        """The master's children but the queue (and a passing reaper)."""
+        return [p for p in children(self.master) if comm(p) != "runboxd-queue"]
+
+    def queue(self):
+        """The pid of the queue process, or None."""
+        return next((p for p in children(self.master) if comm(p) == "runboxd-queue"), None)
 
     def wait_workers(self, n, timeout=10):
         """Wait until exactly n workers are up; returns their pids."""
@@ -453,7 +467,7 @@ class Service:
         left, sanitizer reports)."""
         problems = []
         if self.proc is not None and self.proc.poll() is None:
-            kids = self.workers()
+            kids = children(self.master)
             self.signal(signal.SIGTERM)
             grace = 30
             try:

@@ -67,6 +67,9 @@ test_outcomes(void)
 	    error_outcome(ERROR_CODERUNNER_STDERR) == OUTCOME_DOCKER_ERROR &&
 	    error_outcome(ERROR_SERVER_STOPPING) == OUTCOME_DOCKER_ERROR,
 	    "Docker, runner and server failures count as docker errors");
+	ok(error_status(ERROR_SERVER_BUSY) == 503 &&
+	    error_outcome(ERROR_SERVER_BUSY) == OUTCOME_BUSY,
+	    "server.busy is a 503 counted as busy, not as a run's outcome");
 }
 
 int
