@@ -33,7 +33,8 @@ def sh(script):
 
 
 def workers():
-    """PIDs of the master's children, from /proc/*/stat (ppid is field 4)."""
+    """PIDs of the master's children but the queue process, from
+    /proc/*/stat (ppid is field 4)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -46,7 +47,8 @@ def workers():
         # The command name is in parentheses and may hold spaces: split after it.
         fields = stat[stat.rindex(")") + 2:].split()
         state, ppid = fields[0], int(fields[1])
-        if ppid == MASTER and state != "Z":
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if ppid == MASTER and state != "Z" and name != "runboxd-queue":
             pids.append(int(entry))
     return sorted(pids)
 

@@ -343,7 +343,7 @@ class Service:
         with open(os.path.join(conf, "site.conf"), "w") as f:
             f.write(site)
         modules = ["mpm_event", "authz_core", "mime", "headers", "rewrite", "proxy",
-                   "proxy_fcgi", "socache_shmcb", "ssl"]
+                   "proxy_fcgi", "socache_shmcb", "ssl", "unique_id"]
         with open(os.path.join(conf, "httpd.conf"), "w") as f:
             f.write("ServerRoot %s\n" % conf)
             f.write("".join("LoadModule %s_module %s/mod_%s.so\n" % (m, APACHE_MODULES, m)

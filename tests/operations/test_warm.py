@@ -87,7 +87,7 @@ def only_worker(svc, keeper):
     """The pid of the one worker of a service with workers = 1: the master's
     child that is not the keeper (nor, for a moment now and then, a reaper)."""
     def one():
-        pids = [p for p in children(svc.master) if p != keeper]
+        pids = [p for p in svc.workers() if p != keeper]
         return pids[0] if len(pids) == 1 else None
     return wait_for("the worker", one, 5)
 
@@ -164,7 +164,7 @@ def reload_that_changes_nothing_keeps_the_warm_containers():
         wait_for("the old workers and keeper gone",
                  lambda: not (before & set(children(svc.master))), 10)
         wait_for("new workers and a new keeper",
-                 lambda: len(children(svc.master)) == svc.worker_count + 1, 10)
+                 lambda: len(svc.workers()) == svc.worker_count + 1, 10)
         # The new keeper discards what it would not make on its first
         # round: give it that moment and a reap or two, and see nothing go.
         until = time.monotonic() + 2.5
