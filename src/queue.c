@@ -45,11 +45,6 @@
 #define QUEUE_TICK_MS 10
 /* Socket timeouts while the queue itself reads or answers a request. */
 #define QUEUE_IO_MS 1000
-/* What MSG_PEEK looks at: BEGIN_REQUEST and PARAMS fit, else a worker
- * gets the request. */
-#define QUEUE_PEEK_MAX 16384
-
-enum queue_peek { PEEK_MORE, PEEK_WORKER, PEEK_HERE, PEEK_GONE };
 
 struct queue_item {
 	int fd;
@@ -174,37 +169,31 @@ queue_param(const unsigned char *p, size_t len, const char *name,
 }
 
 /*
- * Look at a connection's first records without reading them: whether its
- * request needs a worker, can be answered here, is not all there yet, or
- * the connection is closed.
+ * Whether the request whose first n bytes are buf (at most cap could be
+ * looked at) needs a worker, can be answered here, or has not sent its
+ * BEGIN_REQUEST and PARAMS records whole yet.  Anything unexpected goes
+ * to a worker, which answers it as libfcgi reads it.
  */
-static enum queue_peek
-queue_peek(int fd)
+enum queue_peek
+queue_parse(const unsigned char *buf, size_t n, size_t cap)
 {
-	unsigned char buf[QUEUE_PEEK_MAX], params[QUEUE_PEEK_MAX];
+	unsigned char params[QUEUE_PEEK_MAX];
 	char method[16], uri[1024];
 	size_t at = 0, plen = 0, clen, rlen;
-	ssize_t n;
 
-	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR))
-		return PEEK_GONE;
-	if (n == -1)
-		return PEEK_MORE;
+	if (n > sizeof(params))
+		return PEEK_WORKER;
 	for (;;) {
-		if ((size_t)n - at < 8)
-			return (size_t)n == sizeof(buf) ? PEEK_WORKER :
-			    PEEK_MORE;
+		if (n - at < 8)
+			return n >= cap ? PEEK_WORKER : PEEK_MORE;
 		/* version, type, request id (2), length (2), padding */
 		clen = ((size_t)buf[at + 4] << 8) | buf[at + 5];
 		rlen = 8 + clen + buf[at + 6];
 		if (buf[at] != 1 || (at == 0 && buf[at + 1] != 1) ||
 		    (at > 0 && buf[at + 1] != 4))
 			return PEEK_WORKER;
-		if ((size_t)n - at < rlen)
-			return (size_t)n == sizeof(buf) ? PEEK_WORKER :
-			    PEEK_MORE;
+		if (n - at < rlen)
+			return n >= cap ? PEEK_WORKER : PEEK_MORE;
 		if (at > 0 && clen == 0)
 			break;
 		if (at > 0) {
@@ -220,6 +209,23 @@ queue_peek(int fd)
 	    sizeof(uri)) == -1))
 		return PEEK_WORKER;
 	return api_needs_worker(method, uri) ? PEEK_WORKER : PEEK_HERE;
+}
+
+/* queue_parse() on what a connection sent, read with MSG_PEEK: nothing
+ * is consumed.  PEEK_GONE when the connection is closed. */
+static enum queue_peek
+queue_peek(int fd)
+{
+	unsigned char buf[QUEUE_PEEK_MAX];
+	ssize_t n;
+
+	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR))
+		return PEEK_GONE;
+	if (n == -1)
+		return PEEK_MORE;
+	return queue_parse(buf, (size_t)n, sizeof(buf));
 }
 
 /* Answer the request on fd here: routed, or refused with refusal. */

@@ -414,6 +414,11 @@ long long health_retry_after(const struct conf *c);
 int health_check(const struct conf *c, struct error *e);
 
 /* queue.c: connections waiting for a worker */
+/* What MSG_PEEK looks at: BEGIN_REQUEST and PARAMS fit, else a worker
+ * gets the request. */
+#define QUEUE_PEEK_MAX 16384
+enum queue_peek { PEEK_MORE, PEEK_WORKER, PEEK_HERE, PEEK_GONE };
+enum queue_peek queue_parse(const unsigned char *buf, size_t n, size_t cap);
 int queue_take(int sock, int *fd, long long *arrived);
 void queue_timeouts(int fd, long long ms);
 int queue_main(const struct conf *c, int listen_fd, const int pair[2]);
