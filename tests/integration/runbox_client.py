@@ -195,6 +195,12 @@ def expect(cond, what, reply=None):
         raise AssertionError(what + ("" if reply is None else ": %r" % (reply,)))
 
 
+def answered_by_nginx(reply):
+    """Whether nginx answered itself: its error pages carry nginx's request
+    id (32 hex digits), runboxd's answers runboxd's (16)."""
+    return len(reply.headers.get("X-Request-Id", "")) == 32
+
+
 def expect_error(reply, status, code):
     expect(reply.status == status and reply.json is not None and
            reply.json.get("error") == code and isinstance(reply.json.get("message"), str),
