@@ -3,7 +3,7 @@
 server.busy within queue_timeout, nothing runs twice), a queued request is
 never lost whatever its size, /health follows dockerd and a stop, and GET /,
 /status and /health answer within a second while every worker is stuck in
-a Docker call.  Cost: about 60 s."""
+a Docker call; a reload loses no queued request.  Cost: about 90 s."""
 import os
 import re
 import signal
@@ -124,6 +124,28 @@ def a_large_queued_request_runs_or_gets_busy():
                        "logged as server.busy, never as a broken request")
             print("  900 KiB queued, queue_timeout %s: %d in %.2f s" % (queue, r.status,
                                                                        r.seconds))
+
+
+@suite.test
+def a_reload_keeps_the_queued_requests():
+    with Service({"server": {"workers": "2", "queue_timeout": "20s"}}) as svc:
+        svc.wait_workers(2)
+        old_queue = svc.queue()
+        held = [run_in_background(svc, "sleep 3; echo held") for _ in range(2)]
+        wait_for("both workers busy", lambda: svc.status().json["workers"]["busy"] >= 2, 10, 0.1)
+        queued = [run_in_background(svc, "echo queued %d" % i) for i in range(2)]
+        wait_for("two requests queued",
+                 lambda: svc.request("GET", "/health", token=None).json.get("error") ==
+                 "server.busy", 10, 0.1)
+        svc.write_ini({"server": {"max_requests": "500"}})
+        svc.signal(signal.SIGHUP)
+        wait_for("a new queue process", lambda: svc.queue() not in (None, old_queue), 5)
+        for i, (t, box) in enumerate(held + queued):
+            t.join(60)
+            r = box.get("reply")
+            want = "held\n" if i < 2 else "queued %d\n" % (i - 2)
+            expect(r is not None and r.status == 200 and r.json["stdout"] == want,
+                   "run %d answered across the reload" % i, box)
 
 
 @suite.test
