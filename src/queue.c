@@ -43,6 +43,10 @@
 #define QUEUE_MAX 512
 /* How often the queue looks at the scoreboard while it holds some. */
 #define QUEUE_TICK_MS 10
+/* A connection an idle worker leaves this long (in the backlog, or in the
+ * pair after a hand-over) is the queue's: that worker is not taking it
+ * (it may be reading a silent connection for io_timeout). */
+#define QUEUE_GRACE_MS 200
 /* Socket timeouts while the queue itself reads or answers a request. */
 #define QUEUE_IO_MS 1000
 
@@ -59,6 +63,8 @@ struct queue {
 	FCGX_Request req;
 	struct queue_item items[QUEUE_MAX];
 	size_t n;
+	long long handed;      /* ms: the last hand-over */
+	long long ready_since; /* ms: a connection waits in the backlog, or 0 */
 };
 
 /* Give fd to whoever reads the pair, with its arrival time; 0 or -1. */
@@ -332,15 +338,24 @@ queue_refuse(struct queue *q, long long before, enum error_code code)
 	}
 }
 
-/* Hand the oldest held request to a worker, one at a time: the next
- * only once a worker took this one. */
+/*
+ * Hand the oldest held request to a worker, one at a time: the next only
+ * once a worker took this one.  One left in the pair past QUEUE_GRACE_MS
+ * is taken back.
+ */
 static void
-queue_hand_over(struct queue *q)
+queue_hand_over(struct queue *q, long long now)
 {
 	int pending = 0;
 
-	if (q->n == 0 || ioctl(q->pair[1], FIONREAD, &pending) == -1 ||
-	    pending > 0)
+	if (ioctl(q->pair[1], FIONREAD, &pending) == -1)
+		return;
+	if (pending > 0) {
+		if (now - q->handed >= QUEUE_GRACE_MS)
+			queue_reclaim(q);
+		return;
+	}
+	if (q->n == 0)
 		return;
 	if (queue_send(q->pair[0], q->items[0].fd, q->items[0].arrived) ==
 	    -1) {
@@ -349,6 +364,7 @@ queue_hand_over(struct queue *q)
 	}
 	close(q->items[0].fd);
 	queue_remove(q, 0);
+	q->handed = now;
 }
 
 /* Accept every waiting connection, up to what the queue holds. */
@@ -366,21 +382,24 @@ queue_accept(struct queue *q)
 }
 
 /*
- * Wait for a connection or QUEUE_TICK_MS; 1 when one waits to be
- * accepted.  While idle workers leave one in the backlog (they are about
- * to take it), the listen socket is left out for a tick, not polled in a
- * busy loop.  The stop signals are taken only here (see worker.c).
+ * Wait for a connection, or QUEUE_TICK_MS while the queue holds some; 1
+ * when one waits to be accepted.  While idle workers leave one in the
+ * backlog (they are about to take it), the queue sleeps a tick and looks
+ * again instead of polling in a busy loop.  The stop signals are taken
+ * only here (see worker.c).
  */
 static int
 queue_wait(struct queue *q, int idle, int ready, const sigset_t *waitmask)
 {
 	struct pollfd pfd = { q->listen_fd, POLLIN, 0 };
 	struct timespec tick = { 0, QUEUE_TICK_MS * 1000000L };
-	int defer = ready && idle > 0;
 
-	if (defer)
-		pfd.fd = -1;
-	if (ppoll(&pfd, 1, q->n > 0 || defer ? &tick : NULL, waitmask) <= 0)
+	if (ready && idle > 0) {
+		if (ppoll(NULL, 0, &tick, waitmask) == -1)
+			return 0;
+		return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+	}
+	if (ppoll(&pfd, 1, q->n > 0 ? &tick : NULL, waitmask) <= 0)
 		return 0;
 	return (pfd.revents & POLLIN) != 0;
 }
@@ -419,13 +438,18 @@ queue_main(const struct conf *c, int listen_fd, const int pair[2])
 		stopping = scoreboard_stopping();
 		if (idle == 0 || stopping)
 			queue_reclaim(q);
-		if (ready && (idle == 0 || stopping))
+		if (!ready)
+			q->ready_since = 0;
+		else if (q->ready_since == 0)
+			q->ready_since = now;
+		if (ready && (idle == 0 || stopping ||
+		    now - q->ready_since >= QUEUE_GRACE_MS))
 			queue_accept(q);
 		queue_sort_out(q);
 		if (stopping)
 			queue_refuse(q, now + 1, ERROR_SERVER_STOPPING);
 		else if (idle > 0)
-			queue_hand_over(q);
+			queue_hand_over(q, now);
 		queue_refuse(q, now - c->queue_timeout + 1, ERROR_SERVER_BUSY);
 		scoreboard_set_queued((long long)q->n);
 		ready = queue_wait(q, idle, ready, &none);

@@ -421,14 +421,21 @@ class Service:
 
     def settled_status(self, timeout=10):
         """GET /status once no other request is in progress (counters are
-        added after the answer is sent, when the container is removed).
+        added after the answer is sent, when the container is removed):
+        answered by a worker, the only one busy.
         status_polls tells how many GET /status it took."""
         self.status_polls = 0
 
         def settled():
             self.status_polls += 1
-            s = self.status().json
-            return s if s["workers"]["busy"] == 1 else None
+            r = self.status()
+            s = r.json
+            # The queue answers GET /status while every worker is busy: a
+            # worker it counted busy is busy with another request.
+            line = re.search(r"runboxd\[(\d+)\]: request=%s " % r.headers["X-Request-Id"],
+                             self.log())
+            by_worker = line is not None and int(line.group(1)) != self.queue()
+            return s if s["workers"]["busy"] == 1 and by_worker else None
         return wait_for("no request in progress", settled, timeout, 0.1)
 
     # --- containers and log --------------------------------------------------
