@@ -125,6 +125,8 @@ status_json(const struct conf *c, const struct scoreboard_totals *t)
 	json_object_object_add(x, "idle", json_object_new_int(w.idle));
 	json_object_object_add(x, "total", json_object_new_int(w.busy + w.idle));
 	json_object_object_add(o, "workers", x);
+	json_object_object_add(o, "queued",
+	    json_object_new_int64(scoreboard_queued()));
 	json_object_object_add(o, "requests",
 	    json_object_new_int64(t->requests));
 	x = json_object_new_object();
@@ -178,6 +180,8 @@ status_prometheus(const struct conf *c, const struct scoreboard_totals *t,
 	    t->sb.reloads);
 	LINE("# TYPE runbox_workers gauge\nrunbox_workers{state=\"busy\"} %d\n"
 	    "runbox_workers{state=\"idle\"} %d\n", w.busy, w.idle);
+	LINE("# TYPE runbox_queued gauge\nrunbox_queued %lld\n",
+	    scoreboard_queued());
 	LINE("# TYPE runbox_requests_total counter\n"
 	    "runbox_requests_total %lld\n", t->requests);
 	LINE("# TYPE runbox_runs_accepted_total counter\n"
