@@ -67,6 +67,23 @@ request(struct rec *r, const char *method, const char *uri, int split)
 	rec_add(r, 5, "{}", 2, 6);
 }
 
+static const struct {
+	const char *method, *uri;
+	int split;
+	enum queue_peek want;
+	const char *what;
+} routes[] = {
+	{ "GET", "/status", 0, PEEK_HERE, "GET /status is answered by the queue" },
+	{ "GET", "/health?x=1", 1, PEEK_HERE,
+	    "GET /health with a query, PARAMS split mid-pair and padded" },
+	{ "GET", "/", 0, PEEK_HERE, "GET /" },
+	{ "POST", "/run", 0, PEEK_WORKER, "POST /run needs a worker" },
+	{ "GET", "/version", 0, PEEK_WORKER,
+	    "GET /version (Docker) needs a worker" },
+	{ "POST", "/status", 0, PEEK_WORKER,
+	    "a wrong method goes to a worker, which answers 405" },
+};
+
 int
 main(void)
 {
@@ -74,23 +91,11 @@ main(void)
 	size_t i, cut;
 	int more = 1;
 
-	request(&r, "GET", "/status", 0);
-	ok(queue_parse(r.b, r.n, sizeof(r.b)) == PEEK_HERE,
-	    "GET /status is answered by the queue");
-	request(&r, "GET", "/health?x=1", 1);
-	ok(queue_parse(r.b, r.n, sizeof(r.b)) == PEEK_HERE,
-	    "GET /health with a query, PARAMS split mid-pair and padded");
-	request(&r, "GET", "/", 0);
-	ok(queue_parse(r.b, r.n, sizeof(r.b)) == PEEK_HERE, "GET /");
-	request(&r, "POST", "/run", 0);
-	ok(queue_parse(r.b, r.n, sizeof(r.b)) == PEEK_WORKER,
-	    "POST /run needs a worker");
-	request(&r, "GET", "/version", 0);
-	ok(queue_parse(r.b, r.n, sizeof(r.b)) == PEEK_WORKER,
-	    "GET /version (Docker) needs a worker");
-	request(&r, "POST", "/status", 0);
-	ok(queue_parse(r.b, r.n, sizeof(r.b)) == PEEK_WORKER,
-	    "a wrong method goes to a worker, which answers 405");
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		request(&r, routes[i].method, routes[i].uri, routes[i].split);
+		ok(queue_parse(r.b, r.n, sizeof(r.b)) == routes[i].want, "%s",
+		    routes[i].what);
+	}
 	request(&r, "GET", "/status", 0);
 	for (cut = 0; cut < r.n - 18; cut++)
 		if (queue_parse(r.b, cut, sizeof(r.b)) != PEEK_MORE)
