@@ -287,14 +287,35 @@ queue_reclaim(struct queue *q)
 		queue_hold(q, fd, arrived);
 }
 
+/*
+ * Whether the web server closed the connection: its client went away
+ * while the request waited.  Nothing of it has run, and nothing will.
+ */
+static int
+queue_abandoned(const struct queue_item *it, long long now)
+{
+	struct pollfd pfd = { it->fd, POLLIN, 0 };
+
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & (POLLHUP | POLLERR)))
+		return 0;
+	log_info("queue: the web server closed a request that waited %lld ms "
+	    "for a worker; dropped", now - it->arrived);
+	return 1;
+}
+
 /* Answer what can be answered here; drop connections that closed. */
 static void
-queue_sort_out(struct queue *q)
+queue_sort_out(struct queue *q, long long now)
 {
 	size_t i = 0;
 	int fd;
 
 	while (i < q->n) {
+		if (queue_abandoned(&q->items[i], now)) {
+			close(q->items[i].fd);
+			queue_remove(q, i);
+			continue;
+		}
 		if (q->items[i].needs_worker) {
 			i++;
 			continue;
@@ -445,7 +466,7 @@ queue_main(const struct conf *c, int listen_fd, const int pair[2])
 		if (ready && (idle == 0 || stopping ||
 		    now - q->ready_since >= QUEUE_GRACE_MS))
 			queue_accept(q);
-		queue_sort_out(q);
+		queue_sort_out(q, now);
 		if (stopping)
 			queue_refuse(q, now + 1, ERROR_SERVER_STOPPING);
 		else if (idle > 0)

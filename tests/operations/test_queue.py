@@ -3,7 +3,8 @@
 server.busy within queue_timeout, nothing runs twice), a queued request is
 never lost whatever its size, /health follows dockerd and a stop, and GET /,
 /status and /health answer within a second while every worker is stuck in
-a Docker call; a reload loses no queued request.  Cost: about 90 s."""
+a Docker call; a reload loses no queued request, and one whose client
+gave up never runs.  Cost: about 100 s."""
 import os
 import re
 import signal
@@ -124,6 +125,29 @@ def a_large_queued_request_runs_or_gets_busy():
                        "logged as server.busy, never as a broken request")
             print("  900 KiB queued, queue_timeout %s: %d in %.2f s" % (queue, r.status,
                                                                        r.seconds))
+
+
+@suite.test
+def a_request_abandoned_while_queued_never_runs():
+    with Service({"server": {"workers": "2", "queue_timeout": "20s"}}) as svc:
+        svc.wait_workers(2)
+        held = [run_in_background(svc, "sleep 3; echo held") for _ in range(2)]
+        wait_for("both workers busy", lambda: svc.status().json["workers"]["busy"] >= 2, 10, 0.1)
+        try:
+            svc.run(TINY, sh("echo abandoned"), timeout=1)
+            expect(False, "the client gave up first")
+        except OSError:
+            pass  # the client's timeout: nginx closes the FastCGI connection
+        svc.wait_log(r"queue: the web server closed a request that waited \d+ ms for a "
+                     r"worker; dropped", 5)
+        for t, box in held:
+            t.join(30)
+            expect(box.get("reply") is not None and box["reply"].status == 200, "held ran", box)
+        r = svc.run(TINY, sh("echo after"))
+        expect(r.status == 200 and r.json["stdout"] == "after\n", "the next run is served", r)
+        s = svc.settled_status()
+        expect(s["runs"]["ok"] == 3 and s["queued"] == 0,
+               "only the two held runs and the last one ran: %r" % s["runs"])
 
 
 @suite.test
