@@ -321,8 +321,10 @@ class Service:
                         os.path.join(_SESSION, "cert.pem"), os.path.join(_SESSION, "key.pem"),
                         "unix:" + self.sock, max_body, str(self.read_timeout)],
                        check=True, capture_output=True)
-        subprocess.run(["nginx", "-p", conf, "-c", conf + "/nginx.conf",
-                        "-e", conf + "/logs/error.log"], check=True, capture_output=True)
+        out = subprocess.run(["nginx", "-p", conf, "-c", conf + "/nginx.conf",
+                              "-e", conf + "/logs/error.log"], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise AssertionError("nginx did not start on port %d: %s" % (self.port, out.stderr))
         self.nginx_pid_file = conf + "/nginx.pid"
 
     def start_apache(self):
