@@ -138,6 +138,7 @@ enum outcome {
 	OUTCOME_OUTPUT_LIMIT,
 	OUTCOME_DOCKER_ERROR,
 	OUTCOME_REJECTED,
+	OUTCOME_CANCELLED,
 	OUTCOME_MAX
 };
 enum slot_state { SLOT_IDLE, SLOT_BUSY };
@@ -204,6 +205,7 @@ enum error_code {
 	ERROR_LIMITS_READ_SIZE,
 	ERROR_DOCKER_UNAVAILABLE,
 	ERROR_DOCKER_UNIXSOCKET,
+	ERROR_DOCKER_TIMEOUT,
 	ERROR_DOCKER_VERSION,
 	ERROR_DOCKER_CREATE,
 	ERROR_DOCKER_ATTACH,
@@ -213,6 +215,7 @@ enum error_code {
 	ERROR_CODERUNNER_STDERR,
 	ERROR_CODERUNNER_DECODE,
 	ERROR_SERVER_STOPPING,
+	ERROR_CLIENT_CLOSED,
 	ERROR_SERVER_MEMORY,
 	ERROR_SERVER_INTERNAL,
 	ERROR_MAX
@@ -277,6 +280,10 @@ struct docker {
 	int timed_out;   /* the call ran out of time */
 	int truncated;   /* the sink refused more of the answer */
 	int unreachable; /* dockerd's socket could not be connected */
+	int fresh;       /* the last call broke its connection: open anew */
+	char message[256]; /* Docker's message of docker_stream's error answer */
+	int client_fd;   /* the request's FastCGI connection, or -1 */
+	int client_gone; /* the web server closed it: the client left */
 };
 extern volatile sig_atomic_t docker_cancelled;
 typedef int (*docker_sink_fn)(void *arg, const char *data, size_t len);
@@ -297,6 +304,7 @@ json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
 int docker_remove_container(struct docker *d, const char *id);
+int docker_ping(struct docker *d);
 
 /* images.c */
 json_object *images_list(const struct conf *c, struct docker *d);

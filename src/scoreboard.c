@@ -44,7 +44,7 @@ const long long scoreboard_buckets[SCOREBOARD_BUCKETS] = {
 
 const char *const scoreboard_outcome_names[OUTCOME_MAX] = {
 	"ok", "program_error", "timeout", "output_limit", "docker_error",
-	"rejected",
+	"rejected", "cancelled",
 };
 
 static struct scoreboard_map *board;

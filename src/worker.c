@@ -127,7 +127,10 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	memcpy(run.request_id, ctx.request_id, sizeof(run.request_id));
 	/* Past this, the master kills the worker and reaps the container. */
 	scoreboard_busy(slot, started + run_budget(c), ctx.request_id);
+	/* A client that goes away cancels its run (docker.c watches). */
+	docker->client_fd = req->ipcFd;
 	api_handle(&ctx);
+	docker->client_fd = -1;
 	worker_log(&ctx, req, util_now_ms() - started);
 	FCGX_Finish_r(req);
 	/* One request per connection: a web server that asked to keep it
@@ -137,6 +140,7 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	replied = util_now_ms();
 	/* An aborted run's container is removed all the same. */
 	docker_cancelled = 0;
+	docker->client_gone = 0;
 	run_remove(docker, c, &run);
 	scoreboard_count(ctx.is_run, ctx.status == 200 ? ctx.outcome :
 	    error_outcome(ctx.error), replied - started);
