@@ -262,10 +262,17 @@ docker_call(struct docker *d, const char *method, const char *path,
 {
 	struct docker_buf_sink buf = { out, max };
 	struct docker_sink sink = { docker_buf_sink, &buf, d, 1, { 0 } };
+	int rc;
 
 	util_buf_reset(out);
-	return docker_transfer(d, method, path, body, timeout_ms, &sink,
-	    status);
+	rc = docker_transfer(d, method, path, body, timeout_ms, &sink, status);
+	/* A kept-alive connection that a restarted dockerd had closed:
+	 * once more on a fresh one, for a call that may be repeated. */
+	if (rc == -1 && d->fresh && !d->unreachable && out->len == 0 &&
+	    strcmp(method, "POST") != 0)
+		rc = docker_transfer(d, method, path, body, timeout_ms, &sink,
+		    status);
+	return rc;
 }
 
 /* Whether dockerd answers at all, within its connect timeout: after a
