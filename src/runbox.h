@@ -172,6 +172,8 @@ struct scoreboard_totals {
 	long long latency[SCOREBOARD_BUCKETS + 1]; /* last: above all */
 	long long latency_sum_ms;
 	long long reaped;
+	long long worker_deaths;   /* killed, or exited with an error */
+	long long worker_respawns; /* forked in place of one that died */
 };
 extern const long long scoreboard_buckets[SCOREBOARD_BUCKETS];
 extern const char *const scoreboard_outcome_names[OUTCOME_MAX];
@@ -188,6 +190,8 @@ void scoreboard_idle(struct scoreboard_slot *s);
 int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
 void scoreboard_count_reaped(int n);
+void scoreboard_count_death(void);
+void scoreboard_count_respawn(void);
 void scoreboard_totals(struct scoreboard_totals *t);
 
 /* error.c: every error a client can get, with its status and outcome */

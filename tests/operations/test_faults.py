@@ -5,8 +5,9 @@ the real cause (never the program for Docker's fault), /status counts it
 as such, and no container is left.  The tests that stop or restart
 dockerd use a private one (tests/lib/dockerd.py), never the machine's."""
 import os
-import re
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -39,6 +40,106 @@ def container_removed_mid_run_is_a_docker_error():
         s = runs(svc)
         expect(s["docker_error"] == 1 and s["output_limit"] == 0 and s["timeout"] == 0,
                "counted as a Docker error: %r" % s)
+
+
+@suite.test
+def workers_die_with_their_master_and_remove_their_containers():
+    with Service() as svc:
+        t, box = run_in_background(svc, "echo started; sleep 20")
+        cid = svc.wait_running_container()
+        busy = svc.container_worker(cid)
+        idle = [p for p in svc.workers() if p != busy]
+        expect(len(idle) == svc.worker_count - 1, "idle workers: %r" % idle)
+        killed = time.monotonic()
+        svc.signal(signal.SIGKILL)
+        wait_for("idle workers gone", lambda: not any(alive(p) for p in idle), 5, 0.02)
+        idle_gone = time.monotonic() - killed
+        wait_for("busy worker gone", lambda: not alive(busy), 15, 0.05)
+        busy_gone = time.monotonic() - killed
+        expect(cid not in svc.containers(), "the busy worker removed its container")
+        t.join(30)
+        print("  after the master's SIGKILL: idle workers gone in %.2f s, the busy one "
+              "(its container removed) in %.2f s" % (idle_gone, busy_gone))
+        expect(idle_gone < 1.0, "idle workers die at once")
+        expect_error(box.get("reply"), 503, "server.stopping")
+
+
+@suite.test
+def starting_master_leaves_the_container_of_a_live_process():
+    # A worker of an earlier master (here a process that bears runboxd's
+    # name) still uses its container: the start-up reap leaves it; once
+    # the process is gone the periodic reap takes it.
+    svc = Service({"server": {"reap_interval": "2s"}})
+    fake = os.path.join(svc.work, "runboxd")
+    os.symlink(shutil.which("sleep"), fake)
+    holder = subprocess.Popen([fake, "60"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        live = foreign_container(svc, holder.pid)
+        orphan = foreign_container(svc, dead.pid)
+        svc.start()
+        left = svc.containers()
+        expect(live in " ".join(left) and orphan not in " ".join(left),
+               "the live process's container stays, the orphan goes: %r" % left)
+        svc.wait_log(r"process %d that made it is alive; left to it" % holder.pid, 1)
+        holder.kill()
+        holder.wait()
+        wait_for("its container reaped once it is gone",
+                 lambda: not svc.containers(), svc.seconds("server", "reap_interval") + 3, 0.1)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        problems = svc.stop()
+    expect(not problems, "; ".join(problems))
+
+
+def foreign_container(svc, worker):
+    return docker("create", "--label", "runbox.service=runboxd",
+                  "--label", "runbox.instance=" + svc.instance,
+                  "--label", "runbox.worker=%d" % worker, TINY).strip()[:12]
+
+
+@suite.test
+def worker_death_is_logged_and_counted():
+    with Service() as svc:
+        t, box = run_in_background(svc, "echo started; sleep 20")
+        cid = svc.wait_running_container()
+        pid = svc.container_worker(cid)
+        os.kill(pid, signal.SIGKILL)
+        t.join(30)
+        expect_error(box.get("reply"), 502, "service.unavailable")
+        svc.wait_log(r"worker %d killed by signal 9 \(request [0-9a-f]{16} lost\)" % pid, 2)
+        svc.wait_log(r"worker \d+ replaces one that died", 3)
+        s = svc.settled_status()
+        expect(s["worker_deaths"] == 1 and s["worker_respawns"] == 1,
+               "one death, one respawn: %r" % s)
+        p = svc.status("prometheus").raw.decode()
+        expect("runbox_worker_deaths_total 1\n" in p and
+               "runbox_worker_respawns_total 1\n" in p, "in Prometheus too:\n" + p)
+
+
+CLIENT_WAIT_S = 1.5
+
+
+@suite.test
+def client_that_leaves_frees_its_slot():
+    with Service() as svc:
+        try:
+            svc.run(TINY, sh("echo started; sleep 20"), timeout=CLIENT_WAIT_S)
+            expect(False, "the run cannot end before the client gives up")
+        except OSError:
+            left = time.monotonic()
+        wait_for("container removed", lambda: not svc.containers(), 10, 0.02)
+        gone = time.monotonic() - left
+        m = svc.wait_log(r"status=499 error=client.closed .* duration_ms=(\d+)", 2)
+        lasted = int(m.group(1))
+        print("  the request lasted %d ms for a client that left after %d ms; its container "
+              "was removed %.2f s after" % (lasted, CLIENT_WAIT_S * 1000, gone))
+        expect(lasted < CLIENT_WAIT_S * 1000 + 1000, "cancelled within a second")
+        s = svc.settled_status()
+        expect(s["runs"]["cancelled"] == 1 and s["runs"]["ok"] == 0, "counted as cancelled: %r" % s)
 
 
 # One private dockerd for the tests that hang or restart it: started by the
