@@ -2,7 +2,10 @@
  * The Docker Engine API over its unix socket (or TCP) with libcurl: one
  * easy handle per worker, so the connection to dockerd is kept alive from
  * one call to the next.  The stdin attach is the one step done by hand,
- * because the connection is hijacked after "101 UPGRADED".
+ * because the connection is hijacked after "101 UPGRADED".  Every wait on
+ * Docker also watches the request's FastCGI connection (client_fd): a
+ * client that leaves aborts the call as a stop does.  An error answer is
+ * Docker's message, never fed to a stream's sink.
  */
 #include "config.h"
 
