@@ -38,15 +38,19 @@ run_reserve(long long execution_time)
 /*
  * The longest a request's run can take, in ms, with every call it makes
  * at its timeout: create, attach and start before the payload; the
- * longest execution_time and its reserve; logs and the forced remove
- * after it.  (Each call's connect is within its own timeout.)  A worker
- * still busy past this is stuck, and the master kills it.
+ * longest execution_time and its reserve; logs (or the ping after a
+ * stalled stream) and the forced remove after it.  (Each call's connect
+ * is within its own timeout.)  A worker still busy past this is stuck,
+ * and the master kills it.
  */
 long long
 run_budget(const struct conf *c)
 {
+	long long after = c->docker_read_timeout > c->docker_connect_timeout ?
+	    c->docker_read_timeout : c->docker_connect_timeout;
+
 	return 3 * c->docker_read_timeout + c->max_run_time +
-	    run_reserve(c->max_run_time) + 2 * c->docker_read_timeout;
+	    run_reserve(c->max_run_time) + after + c->docker_read_timeout;
 }
 
 static void
