@@ -3,7 +3,9 @@
 restarted, the master killed, a client that leaves.  Every answer names
 the real cause (never the program for Docker's fault), /status counts it
 as such, and no container is left.  The tests that stop or restart
-dockerd use a private one (tests/lib/dockerd.py), never the machine's."""
+dockerd use a private one (tests/lib/dockerd.py), never the machine's.
+Cost: about 2 minutes (30 s of it a 10 s hang of dockerd and its
+aftermath); every wait is bounded."""
 import os
 import shutil
 import signal
