@@ -44,12 +44,17 @@ def container_removed_mid_run_is_a_docker_error():
                "counted as a Docker error: %r" % s)
 
 
+def long_run(svc):
+    """A 20 s run in the background: (thread, box, container, worker)."""
+    t, box = run_in_background(svc, "echo started; sleep 20")
+    cid = svc.wait_running_container()
+    return t, box, cid, svc.container_worker(cid)
+
+
 @suite.test
 def workers_die_with_their_master_and_remove_their_containers():
     with Service() as svc:
-        t, box = run_in_background(svc, "echo started; sleep 20")
-        cid = svc.wait_running_container()
-        busy = svc.container_worker(cid)
+        t, box, cid, busy = long_run(svc)
         idle = [p for p in svc.workers() if p != busy]
         expect(len(idle) == svc.worker_count - 1, "idle workers: %r" % idle)
         killed = time.monotonic()
@@ -78,11 +83,11 @@ def starting_master_leaves_the_container_of_a_live_process():
     dead = subprocess.Popen(["true"])
     dead.wait()
     try:
-        live = foreign_container(svc, holder.pid)
-        orphan = foreign_container(svc, dead.pid)
+        live = svc.foreign_container(holder.pid)[:12]
+        orphan = svc.foreign_container(dead.pid)[:12]
         svc.start()
         left = svc.containers()
-        expect(live in " ".join(left) and orphan not in " ".join(left),
+        expect(live in left and orphan not in left,
                "the live process's container stays, the orphan goes: %r" % left)
         svc.wait_log(r"process %d that made it is alive; left to it" % holder.pid, 1)
         holder.kill()
@@ -97,18 +102,10 @@ def starting_master_leaves_the_container_of_a_live_process():
     expect(not problems, "; ".join(problems))
 
 
-def foreign_container(svc, worker):
-    return docker("create", "--label", "runbox.service=runboxd",
-                  "--label", "runbox.instance=" + svc.instance,
-                  "--label", "runbox.worker=%d" % worker, TINY).strip()[:12]
-
-
 @suite.test
 def worker_death_is_logged_and_counted():
     with Service() as svc:
-        t, box = run_in_background(svc, "echo started; sleep 20")
-        cid = svc.wait_running_container()
-        pid = svc.container_worker(cid)
+        t, box, cid, pid = long_run(svc)
         os.kill(pid, signal.SIGKILL)
         t.join(30)
         expect_error(box.get("reply"), 502, "service.unavailable")
