@@ -17,6 +17,7 @@
 #include <iniparser.h>
 
 #include "runbox.h"
+#include "runner.h"
 
 enum conf_type {
 	CONF_STRING,
@@ -152,6 +153,13 @@ static const struct conf_key conf_keys[] = {
 	    RELOAD },
 	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard),
 	    RELOAD },
+	/* 0: execution_time, set by conf_check(). */
+	{ "limits", "run_deadline", CONF_DURATION, 0, 3600 * 1000, "0",
+	    L(run_deadline), RELOAD },
+	{ "limits", "tests_max", CONF_INT, 0, TESTS_MAX, "32", L(tests_max),
+	    RELOAD },
+	{ "limits", "tests_stdin_size", CONF_SIZE, 0, 64 * MIB, "1M",
+	    L(tests_stdin_size), RELOAD },
 
 	/* An image section takes these and every key of [limits]. */
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
@@ -183,6 +191,7 @@ static const struct conf_pair {
 	offsetof(struct limits, high) }
 	PAIR(nofile_soft, nofile_hard),
 	PAIR(nproc_soft, nproc_hard),
+	PAIR(execution_time, run_deadline),
 #undef PAIR
 };
 
@@ -724,6 +733,18 @@ conf_parse_user(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * An unset run_deadline is execution_time: a run with tests or limits
+ * then takes no longer than any run, and the kill budget of workers
+ * (run_budget()) stays what it was.
+ */
+static void
+conf_default_deadline(struct limits *l)
+{
+	if (l->run_deadline == 0)
+		l->run_deadline = l->execution_time;
+}
+
 /* The rules between the keys of one set of limits: [limits] or an image's. */
 static int
 conf_check_limits(const struct conf *c, const char *section,
@@ -877,16 +898,19 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->run_group != NULL && c->run_user == NULL)
 		return conf_fail(err, errlen, "%s: [server] group: needs "
 		    "[server] user", c->path);
+	conf_default_deadline(&c->limits);
 	if (conf_check_limits(c, "limits", &c->limits, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < c->nimages; i++) {
 		snprintf(section, sizeof(section), IMAGE_PREFIX "%s",
 		    c->images[i].key);
+		conf_default_deadline(&c->images[i].limits);
 		if (conf_check_limits(c, section, &c->images[i].limits, err,
 		    errlen) == -1)
 			return -1;
-		if (c->images[i].limits.execution_time > c->max_run_time)
-			c->max_run_time = c->images[i].limits.execution_time;
+		/* A run with limits or tests may take its whole deadline. */
+		if (c->images[i].limits.run_deadline > c->max_run_time)
+			c->max_run_time = c->images[i].limits.run_deadline;
 		if (conf_check_names(c, i, err, errlen) == -1)
 			return -1;
 	}
