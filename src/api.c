@@ -49,7 +49,9 @@ api_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 499: return "Client Closed Request";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return status < 500 ? "Error" : "Internal Server Error";
 	}
 }

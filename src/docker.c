@@ -2,7 +2,10 @@
  * The Docker Engine API over its unix socket (or TCP) with libcurl: one
  * easy handle per worker, so the connection to dockerd is kept alive from
  * one call to the next.  The stdin attach is the one step done by hand,
- * because the connection is hijacked after "101 UPGRADED".
+ * because the connection is hijacked after "101 UPGRADED".  Every wait on
+ * Docker also watches the request's FastCGI connection (client_fd): a
+ * client that leaves aborts the call as a stop does.  An error answer is
+ * Docker's message, never fed to a stream's sink.
  */
 #include "config.h"
 
@@ -28,6 +31,8 @@ struct docker_sink {
 	docker_sink_fn fn;
 	void *arg;
 	struct docker *docker;
+	int raw;            /* error answers go to fn too (docker_call) */
+	struct buf refusal; /* else an error answer's body, for d->message */
 };
 
 struct docker_buf_sink {
@@ -46,6 +51,7 @@ docker_open(struct docker *d, const struct conf *c)
 	char url[512], host[256];
 
 	memset(d, 0, sizeof(*d));
+	d->client_fd = -1;
 	d->read_timeout = c->docker_read_timeout;
 	d->connect_timeout = c->docker_connect_timeout;
 	if (strncmp(ep, "unix://", 7) == 0) {
@@ -89,11 +95,42 @@ docker_close(struct docker *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/*
+ * Whether the client of the request in hand went away: the web server
+ * closed the FastCGI connection.  Checked while waiting on Docker, so
+ * that the run is cancelled and its container removed at once.
+ */
+static int
+docker_client_gone(struct docker *d)
+{
+	struct pollfd pfd = { d->client_fd, POLLRDHUP, 0 };
+
+	if (d->client_fd >= 0 && !d->client_gone && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+		d->client_gone = 1;
+	return d->client_gone;
+}
+
+/* Whether calls must give up: runboxd is stopping or the client left. */
+static int
+docker_aborted(struct docker *d)
+{
+	return docker_cancelled || docker_client_gone(d);
+}
+
 static size_t
 docker_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct docker_sink *s = arg;
+	long code = 0;
 
+	/* An error answer is Docker's message, never a stream's content. */
+	curl_easy_getinfo(s->docker->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (!s->raw && code >= 300) {
+		if (s->refusal.len < 4096)
+			util_buf_append(&s->refusal, data, size * nmemb);
+		return size * nmemb;
+	}
 	if (s->fn(s->arg, data, size * nmemb) == -1) {
 		s->docker->truncated = 1;
 		return 0;
@@ -105,8 +142,8 @@ static int
 docker_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return docker_cancelled ? 1 : 0;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return docker_aborted(arg) ? 1 : 0;
 }
 
 static int
@@ -120,27 +157,34 @@ docker_buf_sink(void *arg, const char *data, size_t len)
 }
 
 /*
- * One API call whose response body goes to sink.  Returns 0 when an HTTP
- * answer came (its code in *status), -1 on a transport failure with
- * d->error, d->timed_out and d->truncated telling why.
+ * A transport failure after which the connection cannot be trusted: the
+ * next call opens a fresh one (dockerd restarted and closed the kept-alive
+ * one, or answered with garbage).
  */
-int
-docker_stream(struct docker *d, const char *method, const char *path,
-    const char *body, long long timeout_ms, docker_sink_fn fn, void *arg,
+static int
+docker_broken(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR ||
+	    rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
+	    rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_PARTIAL_FILE;
+}
+
+static int
+docker_transfer(struct docker *d, const char *method, const char *path,
+    const char *body, long long timeout_ms, struct docker_sink *sink,
     long *status)
 {
-	struct docker_sink sink = { fn, arg, d };
 	struct curl_slist *headers = NULL;
 	char url[1024], errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
 	CURL *curl = d->curl;
 
-	d->error[0] = '\0';
+	d->error[0] = d->message[0] = '\0';
 	d->timed_out = d->truncated = d->unreachable = 0;
 	*status = 0;
-	if (docker_cancelled) {
-		snprintf(d->error, sizeof(d->error), "%s %s: cancelled", method,
-		    path);
+	if (docker_aborted(d)) {
+		snprintf(d->error, sizeof(d->error), "%s %s: %s", method, path,
+		    d->client_gone ? "the client went away" : "cancelled");
 		return -1;
 	}
 	if (timeout_ms < 1) {
@@ -155,14 +199,16 @@ docker_stream(struct docker *d, const char *method, const char *path,
 	if (d->socket_path)
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
 		    d->socket_path);
+	curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, d->fresh ? 1L : 0L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)d->connect_timeout);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, docker_progress_cb);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, d);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "POST") == 0) {
@@ -175,28 +221,76 @@ docker_stream(struct docker *d, const char *method, const char *path,
 	/* errbuf lives on this stack frame only. */
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
+	d->fresh = docker_broken(rc);
 	if (rc != CURLE_OK) {
 		d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 		d->unreachable = rc == CURLE_COULDNT_CONNECT;
 		snprintf(d->error, sizeof(d->error), "%s %s: %s", method, path,
+		    rc == CURLE_ABORTED_BY_CALLBACK ? (d->client_gone ?
+		    "the client went away" : "cancelled") :
 		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	if (!sink->raw && *status >= 300)
+		docker_message(&sink->refusal, d->message, sizeof(d->message));
 	return 0;
 }
 
-/* docker_stream into a buffer of at most max bytes. */
+/*
+ * One API call whose response body goes to sink.  Returns 0 when an HTTP
+ * answer came (its code in *status; the message of an error answer in
+ * d->message, never in the sink), -1 on a transport failure with
+ * d->error, d->timed_out and d->truncated telling why.
+ */
+int
+docker_stream(struct docker *d, const char *method, const char *path,
+    const char *body, long long timeout_ms, docker_sink_fn fn, void *arg,
+    long *status)
+{
+	struct docker_sink sink = { fn, arg, d, 0, { 0 } };
+	int rc;
+
+	rc = docker_transfer(d, method, path, body, timeout_ms, &sink, status);
+	util_buf_free(&sink.refusal);
+	return rc;
+}
+
+/* One API call whose whole answer, error or not, goes into a buffer of
+ * at most max bytes. */
 int
 docker_call(struct docker *d, const char *method, const char *path,
     const char *body, long long timeout_ms, size_t max, long *status,
     struct buf *out)
 {
-	struct docker_buf_sink sink = { out, max };
+	struct docker_buf_sink buf = { out, max };
+	struct docker_sink sink = { docker_buf_sink, &buf, d, 1, { 0 } };
+	int rc;
 
 	util_buf_reset(out);
-	return docker_stream(d, method, path, body, timeout_ms,
-	    docker_buf_sink, &sink, status);
+	rc = docker_transfer(d, method, path, body, timeout_ms, &sink, status);
+	/* A kept-alive connection that a restarted dockerd had closed:
+	 * once more on a fresh one, for a call that may be repeated. */
+	if (rc == -1 && d->fresh && !d->unreachable && out->len == 0 &&
+	    strcmp(method, "POST") != 0)
+		rc = docker_transfer(d, method, path, body, timeout_ms, &sink,
+		    status);
+	return rc;
+}
+
+/* Whether dockerd answers at all, within its connect timeout: after a
+ * run's stream stalled, this tells Docker's fault from the program's. */
+int
+docker_ping(struct docker *d)
+{
+	struct buf resp = { 0 };
+	long status;
+	int rc;
+
+	rc = docker_call(d, "GET", "/_ping", NULL, d->connect_timeout, 64,
+	    &status, &resp) == 0 && status == 200 ? 0 : -1;
+	util_buf_free(&resp);
+	return rc;
 }
 
 /* An answer's JSON value if it is of the given type, or NULL. */
@@ -269,18 +363,26 @@ docker_connect(struct docker *d)
 	return fd;
 }
 
-/* Wait until fd is ready for events or the deadline passes. */
+/*
+ * Wait until fd is ready for events or the deadline passes; 0 also when
+ * the calls must give up (docker_aborted), the client's connection being
+ * watched beside fd.
+ */
 static int
-docker_poll(int fd, short events, long long deadline)
+docker_poll(struct docker *d, int fd, short events, long long deadline)
 {
-	struct pollfd pfd = { fd, events, 0 };
+	struct pollfd pfd[2] = { { fd, events, 0 },
+	    { d->client_fd, POLLRDHUP, 0 } };
 	long long left;
 	int rc;
 
 	for (;;) {
-		if (docker_cancelled || (left = deadline - util_now_ms()) <= 0)
+		if (docker_aborted(d) || (left = deadline - util_now_ms()) <= 0)
 			return 0;
-		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		rc = poll(pfd, d->client_fd >= 0 ? 2 : 1,
+		    left > 60000 ? 60000 : (int)left);
+		if (rc > 0 && pfd[0].revents == 0)
+			continue; /* the client: docker_aborted() says */
 		if (rc > 0 || (rc == -1 && errno != EINTR))
 			return rc;
 	}
@@ -313,7 +415,7 @@ docker_attach(struct docker *d, const char *id, int *fdp)
 	    "&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\n"
 	    "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
 	    d->api_prefix, id);
-	if (docker_poll(fd, POLLOUT, deadline) <= 0 ||
+	if (docker_poll(d, fd, POLLOUT, deadline) <= 0 ||
 	    write(fd, req, (size_t)n) != n) {
 		snprintf(d->error, sizeof(d->error), "attach: send: %s",
 		    strerror(errno));
@@ -321,8 +423,8 @@ docker_attach(struct docker *d, const char *id, int *fdp)
 	}
 	while (len < sizeof(resp) - 1 && (len < 4 ||
 	    memcmp(resp + len - 4, "\r\n\r\n", 4) != 0)) {
-		if (docker_poll(fd, POLLIN, deadline) <= 0) {
-			d->timed_out = 1;
+		if (docker_poll(d, fd, POLLIN, deadline) <= 0) {
+			d->timed_out = !docker_aborted(d);
 			snprintf(d->error, sizeof(d->error), "attach: no answer");
 			goto fail;
 		}
@@ -355,8 +457,8 @@ docker_send_stdin(struct docker *d, int fd, const char *data, size_t len,
 	ssize_t n;
 
 	while (len > 0) {
-		if (docker_poll(fd, POLLOUT, deadline) <= 0) {
-			d->timed_out = 1;
+		if (docker_poll(d, fd, POLLOUT, deadline) <= 0) {
+			d->timed_out = !docker_aborted(d);
 			snprintf(d->error, sizeof(d->error),
 			    "stdin: write timed out");
 			return -1;
@@ -395,9 +497,10 @@ docker_read(struct docker *d, int fd, char *buf, size_t len,
 	d->error[0] = '\0';
 	d->timed_out = 0;
 	for (;;) {
-		if (docker_poll(fd, POLLIN, deadline) <= 0) {
-			d->timed_out = !docker_cancelled;
+		if (docker_poll(d, fd, POLLIN, deadline) <= 0) {
+			d->timed_out = !docker_aborted(d);
 			snprintf(d->error, sizeof(d->error), "attach: %s",
+			    d->client_gone ? "the client went away" :
 			    docker_cancelled ? "cancelled" : "no answer in time");
 			return -1;
 		}

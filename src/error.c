@@ -39,6 +39,7 @@ static const struct error_row error_table[ERROR_MAX] = {
 	    OUTCOME_DOCKER_ERROR },
 	[ERROR_DOCKER_UNIXSOCKET] = { "docker.unixsocket", 500,
 	    OUTCOME_DOCKER_ERROR },
+	[ERROR_DOCKER_TIMEOUT] = { "docker.timeout", 504, OUTCOME_DOCKER_ERROR },
 	[ERROR_DOCKER_VERSION] = { "docker.version", 500, OUTCOME_DOCKER_ERROR },
 	[ERROR_DOCKER_CREATE] = { "docker.container.create", 400,
 	    OUTCOME_DOCKER_ERROR },
@@ -57,6 +58,7 @@ static const struct error_row error_table[ERROR_MAX] = {
 	[ERROR_SERVER_STOPPING] = { "server.stopping", 503,
 	    OUTCOME_DOCKER_ERROR },
 	[ERROR_SERVER_BUSY] = { "server.busy", 503, OUTCOME_BUSY },
+	[ERROR_CLIENT_CLOSED] = { "client.closed", 499, OUTCOME_CANCELLED },
 	[ERROR_SERVER_MEMORY] = { "server.memory", 500, OUTCOME_DOCKER_ERROR },
 	[ERROR_SERVER_INTERNAL] = { "server.error", 500, OUTCOME_DOCKER_ERROR },
 };

@@ -8,7 +8,8 @@
  * SIGQUIT: stop accepting and let runs finish (shutdown_timeout), then
  * abort them (SIGTERM), then SIGKILL; the queue answers 503 meanwhile and
  * stops last.  Signal handlers only write the signal number to a
- * self-pipe.
+ * self-pipe.  Its children die with it: a killed master leaves no worker
+ * unsupervised.
  */
 #include "config.h"
 
@@ -16,8 +17,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +50,7 @@ struct master {
 	pid_t keeper;   /* the child keeping warm containers, or 0 */
 	long long keeper_started;
 	pid_t retired[MASTER_RETIRED]; /* keepers of earlier generations */
+	int dead;       /* workers that died and are not replaced yet */
 	int stopping;
 };
 
@@ -94,6 +98,7 @@ master_signals(void)
 static pid_t
 master_fork(sigset_t *old)
 {
+	pid_t master = getpid();
 	struct sigaction sa;
 	sigset_t all;
 	size_t i;
@@ -102,6 +107,12 @@ master_fork(sigset_t *old)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, old);
 	if ((pid = fork()) == 0) {
+		/* A child dies with its master (SIGTERM: a worker abandons its
+		 * run and removes the container), even one forked as the
+		 * master died. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != master)
+			_exit(1);
 		close(master_pipe[0]);
 		close(master_pipe[1]);
 		memset(&sa, 0, sizeof(sa));
@@ -138,6 +149,31 @@ master_spawn(struct master *m)
 		return;
 	}
 	scoreboard_set_pid(slot, pid);
+	if (m->dead > 0) {
+		m->dead--;
+		scoreboard_count_respawn();
+		log_info("worker %ld replaces one that died", (long)pid);
+	}
+}
+
+/* A worker died: say which request it took down (its client gets a 502
+ * from the web server) and count it. */
+static void
+master_worker_died(struct master *m, const struct scoreboard_view *v,
+    int status)
+{
+	char request[32] = "none";
+
+	if (v->state == SLOT_BUSY)
+		snprintf(request, sizeof(request), "%016llx", v->request);
+	if (WIFSIGNALED(status))
+		log_warnx("worker %ld killed by signal %d (request %s lost)",
+		    (long)v->pid, WTERMSIG(status), request);
+	else
+		log_warnx("worker %ld exited with status %d (request %s lost)",
+		    (long)v->pid, WEXITSTATUS(status), request);
+	scoreboard_count_death();
+	m->dead++;
 }
 
 /* Whether an image of the configuration keeps warm containers, or the
@@ -370,14 +406,9 @@ master_collect_children(struct master *m)
 		}
 		if ((s = scoreboard_find(pid, &v)) == NULL)
 			continue;
-		if (WIFSIGNALED(status)) {
-			log_warnx("worker %ld killed by signal %d", (long)pid,
-			    WTERMSIG(status));
-			orphans = 1;
-		} else if (WEXITSTATUS(status) != 0) {
-			log_warnx("worker %ld exited with status %d",
-			    (long)pid, WEXITSTATUS(status));
-		}
+		if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)
+			master_worker_died(m, &v, status);
+		orphans |= WIFSIGNALED(status);
 		if ((WIFSIGNALED(status) || WEXITSTATUS(status) != 0) &&
 		    util_now_ms() - v.started < MASTER_RESPAWN_MS)
 			m->respawn_after = util_now_ms() + MASTER_RESPAWN_MS;

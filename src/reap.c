@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -27,6 +29,47 @@ reap_label(json_object *container, const char *name)
 	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
+}
+
+/* The name and state of process pid, from /proc/PID/stat ("pid (comm)
+ * state ..."); -1 when there is no such process. */
+static int
+reap_proc(pid_t pid, char *comm, size_t len, char *state)
+{
+	char path[64], line[256], *lparen, *rparen;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	if ((lparen = strchr(line, '(')) == NULL ||
+	    (rparen = strrchr(line, ')')) == NULL || rparen < lparen ||
+	    rparen[1] != ' ')
+		return -1;
+	snprintf(comm, len, "%.*s", (int)(rparen - lparen - 1), lparen + 1);
+	*state = rparen[2];
+	return 0;
+}
+
+/*
+ * Whether pid is a live process of this program other than this one: a
+ * worker of an earlier master, still finishing or abandoning its run,
+ * whose container is in use.
+ */
+static int
+reap_in_use(pid_t pid)
+{
+	char self[64], other[64], state;
+
+	if (pid <= 1 || pid == getpid() ||
+	    reap_proc(getpid(), self, sizeof(self), &state) == -1 ||
+	    reap_proc(pid, other, sizeof(other), &state) == -1)
+		return 0;
+	return state != 'Z' && strcmp(self, other) == 0;
 }
 
 /* The instance's containers as Docker lists them, or NULL. */
@@ -60,8 +103,10 @@ reap_list(struct docker *d, const struct conf *c)
 /*
  * Remove the containers of this instance that no worker is using: owned()
  * says whether a live worker is busy with the container's request; NULL
- * removes them all (at start and stop, when no worker runs).  Returns how
- * many went, or -1 when they could not be listed.
+ * (at start and stop, when no worker of ours runs) removes all but those
+ * whose process still lives (a worker of an earlier master, see
+ * reap_in_use).  Returns how many went, or -1 when they could not be
+ * listed.
  */
 int
 reap_containers(const struct conf *c, reap_owned_fn owned)
@@ -88,6 +133,12 @@ reap_containers(const struct conf *c, reap_owned_fn owned)
 		    (owned && owned((pid_t)pid,
 		    reap_label(item, RUNBOX_LABEL_REQUEST))))
 			continue;
+		if (owned == NULL && reap_in_use((pid_t)pid)) {
+			log_info("container %.12s: process %lld that made it "
+			    "is alive; left to it", json_object_get_string(id),
+			    pid);
+			continue;
+		}
 		if (docker_remove_container(&d,
 		    json_object_get_string(id)) == 0)
 			n++;

@@ -38,15 +38,19 @@ run_reserve(long long execution_time)
 /*
  * The longest a request's run can take, in ms, with every call it makes
  * at its timeout: create, attach and start before the payload; the
- * longest execution_time and its reserve; logs and the forced remove
- * after it.  (Each call's connect is within its own timeout.)  A worker
- * still busy past this is stuck, and the master kills it.
+ * longest execution_time and its reserve; logs (or the ping after a
+ * stalled stream) and the forced remove after it.  (Each call's connect
+ * is within its own timeout.)  A worker still busy past this is stuck,
+ * and the master kills it.
  */
 long long
 run_budget(const struct conf *c)
 {
+	long long after = c->docker_read_timeout > c->docker_connect_timeout ?
+	    c->docker_read_timeout : c->docker_connect_timeout;
+
 	return 3 * c->docker_read_timeout + c->max_run_time +
-	    run_reserve(c->max_run_time) + 2 * c->docker_read_timeout;
+	    run_reserve(c->max_run_time) + after + c->docker_read_timeout;
 }
 
 /*
@@ -198,12 +202,18 @@ run_docker_error(struct docker *d, long status, const struct buf *resp,
 {
 	char msg[RUN_MESSAGE_MAX];
 
-	if (docker_cancelled)
+	if (d->client_gone)
+		error_set(e, ERROR_CLIENT_CLOSED, "The client went away; "
+		    "the run was cancelled");
+	else if (docker_cancelled)
 		error_set(e, ERROR_SERVER_STOPPING, "runboxd is stopping; "
 		    "the run was cancelled");
 	else if (d->unreachable)
 		error_set(e, ERROR_DOCKER_UNAVAILABLE, "Docker is not "
 		    "reachable: %s", d->error);
+	else if (d->timed_out)
+		error_set(e, ERROR_DOCKER_TIMEOUT, "Docker did not answer in "
+		    "time: %s", d->error);
 	else if (d->error[0] != '\0')
 		error_set(e, ERROR_DOCKER_UNIXSOCKET, "%s", d->error);
 	else
@@ -536,9 +546,29 @@ run_answer_complete(const struct run_output *o)
 }
 
 /*
+ * The attach stream brought no answer by the deadline.  The runner stops
+ * the program at its time (time_ms) and reports it, so either the runner could
+ * not (the program starved it) or Docker did not pass its answer on: when
+ * dockerd does not even answer a ping, the fault is Docker's.
+ */
+static void
+run_timed_out(struct docker *d, long long time_ms, struct error *e)
+{
+	char stalled[sizeof(d->error)];
+
+	memcpy(stalled, d->error, sizeof(stalled));
+	if (docker_ping(d) == 0)
+		error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
+		    "time exceeded (%lld ms)", time_ms);
+	else
+		error_set(e, ERROR_DOCKER_TIMEOUT, "Docker did not answer in "
+		    "time: %s; ping: %s", stalled, d->error);
+}
+
+/*
  * Read the attach stream until the runner's answer is complete (1), the
  * stream ends or breaks without it (0), or the deadline or the output
- * limit is passed (-1, with e set).
+ * limit is passed, or the run is cancelled (-1, with e set).
  */
 static int
 run_read_answer(struct docker *d, const struct image *im, struct run *r,
@@ -548,10 +578,14 @@ run_read_answer(struct docker *d, const struct image *im, struct run *r,
 	ssize_t n;
 
 	for (;;) {
-		if ((n = docker_read(d, r->attach_fd, chunk, sizeof(chunk),
-		    r->deadline)) == -1 && d->timed_out) {
-			error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
-			    "time exceeded (%lld ms)", time_ms);
+		n = docker_read(d, r->attach_fd, chunk, sizeof(chunk),
+		    r->deadline);
+		if (n == -1 && d->timed_out) {
+			run_timed_out(d, time_ms, e);
+			return -1;
+		}
+		if (n == -1 && (d->client_gone || docker_cancelled)) {
+			run_docker_error(d, 0, NULL, ERROR_DOCKER_ATTACH, e);
 			return -1;
 		}
 		if (n <= 0)
@@ -577,22 +611,18 @@ run_read_answer(struct docker *d, const struct image *im, struct run *r,
  */
 static int
 run_read_logs(struct docker *d, const struct image *im, struct run *r,
-    long long time_ms, struct run_output *o, long *exit_code,
-    struct error *e)
+    struct run_output *o, long *exit_code, struct error *e)
 {
 	struct buf resp = { 0 };
 	char path[160];
 	long status;
 	int rc = -1;
 
+	/* The stream ended: the container is done, and a wait that times
+	 * out is Docker's failure, not the program's. */
 	snprintf(path, sizeof(path), "/containers/%s/wait", r->id);
 	if (docker_call(d, "POST", path, NULL, r->deadline - util_now_ms(),
-	    4096, &status, &resp) == -1 && d->timed_out) {
-		error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
-		    "time exceeded (%lld ms)", time_ms);
-		goto done;
-	}
-	if (d->error[0] != '\0' || status != 200) {
+	    4096, &status, &resp) == -1 || status != 200) {
 		run_docker_error(d, status, &resp, ERROR_DOCKER_WAIT, e);
 		goto done;
 	}
@@ -603,18 +633,21 @@ run_read_logs(struct docker *d, const struct image *im, struct run *r,
 	/* The container has exited: its logs get a call's usual time. */
 	if (docker_stream(d, "GET", path, NULL, d->read_timeout,
 	    run_output_sink, o, &status) == -1) {
-		if (d->truncated)
+		if (o->over)
 			error_set(e, ERROR_LIMITS_READ_SIZE, "Max output "
 			    "size exceeded (%lld bytes)",
 			    im->limits.output_size);
+		else if (d->truncated)
+			error_set(e, ERROR_DOCKER_LOGS, "Docker's logs are not "
+			    "a multiplexed stream");
 		else
-			run_docker_error(d, 0, &resp, ERROR_DOCKER_LOGS, e);
+			run_docker_error(d, 0, NULL, ERROR_DOCKER_LOGS, e);
 		goto done;
 	}
 	if (status != 200 || stream_finish(&o->demux) == -1) {
-		error_set(e, ERROR_DOCKER_LOGS, "Docker answered "
-		    "logs with HTTP %ld%s", status, status == 200 ?
-		    " and a cut frame" : "");
+		error_set(e, ERROR_DOCKER_LOGS, "Docker answered logs with "
+		    "HTTP %ld%s%s", status, status == 200 ? " and a cut frame" :
+		    ": ", status == 200 ? "" : d->message);
 		goto done;
 	}
 	rc = 0;
@@ -645,8 +678,7 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 		goto done;
 	}
 	if ((answered = run_read_answer(d, im, r, time_ms, &o, e)) == -1 ||
-	    (!answered && run_read_logs(d, im, r, time_ms, &o, &exit_code,
-	    e) == -1))
+	    (!answered && run_read_logs(d, im, r, &o, &exit_code, e) == -1))
 		goto done;
 	rc = run_check_result(&o, exit_code, out, outcome, e);
 done:

@@ -143,6 +143,7 @@ enum outcome {
 	OUTCOME_DOCKER_ERROR,
 	OUTCOME_REJECTED,
 	OUTCOME_BUSY,
+	OUTCOME_CANCELLED,
 	OUTCOME_MAX
 };
 enum slot_state { SLOT_IDLE, SLOT_BUSY };
@@ -176,6 +177,8 @@ struct scoreboard_totals {
 	long long latency[SCOREBOARD_BUCKETS + 1]; /* last: above all */
 	long long latency_sum_ms;
 	long long reaped;
+	long long worker_deaths;   /* killed, or exited with an error */
+	long long worker_respawns; /* forked in place of one that died */
 };
 extern const long long scoreboard_buckets[SCOREBOARD_BUCKETS];
 extern const char *const scoreboard_outcome_names[OUTCOME_MAX];
@@ -192,6 +195,8 @@ void scoreboard_idle(struct scoreboard_slot *s);
 int scoreboard_serving(pid_t pid, const char *request_id);
 void scoreboard_count(int is_run, enum outcome outcome, long long ms);
 void scoreboard_count_reaped(int n);
+void scoreboard_count_death(void);
+void scoreboard_count_respawn(void);
 void scoreboard_totals(struct scoreboard_totals *t);
 int scoreboard_idle_count(void);
 void scoreboard_set_stopping(void);
@@ -217,6 +222,7 @@ enum error_code {
 	ERROR_LIMITS_READ_SIZE,
 	ERROR_DOCKER_UNAVAILABLE,
 	ERROR_DOCKER_UNIXSOCKET,
+	ERROR_DOCKER_TIMEOUT,
 	ERROR_DOCKER_VERSION,
 	ERROR_DOCKER_CREATE,
 	ERROR_DOCKER_ATTACH,
@@ -227,6 +233,7 @@ enum error_code {
 	ERROR_CODERUNNER_DECODE,
 	ERROR_SERVER_STOPPING,
 	ERROR_SERVER_BUSY,
+	ERROR_CLIENT_CLOSED,
 	ERROR_SERVER_MEMORY,
 	ERROR_SERVER_INTERNAL,
 	ERROR_MAX
@@ -307,6 +314,10 @@ struct docker {
 	int timed_out;   /* the call ran out of time */
 	int truncated;   /* the sink refused more of the answer */
 	int unreachable; /* dockerd's socket could not be connected */
+	int fresh;       /* the last call broke its connection: open anew */
+	char message[256]; /* Docker's message of docker_stream's error answer */
+	int client_fd;   /* the request's FastCGI connection, or -1 */
+	int client_gone; /* the web server closed it: the client left */
 };
 extern volatile sig_atomic_t docker_cancelled;
 typedef int (*docker_sink_fn)(void *arg, const char *data, size_t len);
@@ -327,6 +338,7 @@ json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
     size_t outlen);
 int docker_remove_container(struct docker *d, const char *id);
+int docker_ping(struct docker *d);
 
 /* images.c */
 json_object *images_list(const struct conf *c, struct docker *d);

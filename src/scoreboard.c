@@ -48,7 +48,7 @@ const long long scoreboard_buckets[SCOREBOARD_BUCKETS] = {
 
 const char *const scoreboard_outcome_names[OUTCOME_MAX] = {
 	"ok", "program_error", "timeout", "output_limit", "docker_error",
-	"rejected", "busy",
+	"rejected", "busy", "cancelled",
 };
 
 static struct scoreboard_map *board;
@@ -222,6 +222,21 @@ scoreboard_count_reaped(int n)
 	__atomic_add_fetch(&board->totals.reaped, n, __ATOMIC_RELAXED);
 }
 
+/* Count a worker that died (the master saw it killed or failing). */
+void
+scoreboard_count_death(void)
+{
+	__atomic_add_fetch(&board->totals.worker_deaths, 1, __ATOMIC_RELAXED);
+}
+
+/* Count a worker forked in place of one that died. */
+void
+scoreboard_count_respawn(void)
+{
+	__atomic_add_fetch(&board->totals.worker_respawns, 1,
+	    __ATOMIC_RELAXED);
+}
+
 /*
  * A copy of the counters.  Each is read whole, but not all at one
  * instant: a request counted meanwhile may show in some and not others.
@@ -247,6 +262,10 @@ scoreboard_totals(struct scoreboard_totals *t)
 	t->latency_sum_ms = __atomic_load_n(&c->latency_sum_ms,
 	    __ATOMIC_RELAXED);
 	t->reaped = __atomic_load_n(&c->reaped, __ATOMIC_RELAXED);
+	t->worker_deaths = __atomic_load_n(&c->worker_deaths,
+	    __ATOMIC_RELAXED);
+	t->worker_respawns = __atomic_load_n(&c->worker_respawns,
+	    __ATOMIC_RELAXED);
 }
 
 /* Idle workers of the current generation: those that take new requests. */

@@ -153,6 +153,10 @@ status_json(const struct conf *c, const struct scoreboard_totals *t)
 	json_object_object_add(o, "run_latency", x);
 	json_object_object_add(o, "containers_reaped",
 	    json_object_new_int64(t->reaped));
+	json_object_object_add(o, "worker_deaths",
+	    json_object_new_int64(t->worker_deaths));
+	json_object_object_add(o, "worker_respawns",
+	    json_object_new_int64(t->worker_respawns));
 	json_object_object_add(o, "warm", status_warm_json(c));
 	return o;
 }
@@ -205,6 +209,10 @@ status_prometheus(const struct conf *c, const struct scoreboard_totals *t,
 	    t->latency_sum_ms / 1000.0, count);
 	LINE("# TYPE runbox_containers_reaped_total counter\n"
 	    "runbox_containers_reaped_total %lld\n", t->reaped);
+	LINE("# TYPE runbox_worker_deaths_total counter\n"
+	    "runbox_worker_deaths_total %lld\n", t->worker_deaths);
+	LINE("# TYPE runbox_worker_respawns_total counter\n"
+	    "runbox_worker_respawns_total %lld\n", t->worker_respawns);
 	for (i = 0; i < STATUS_WARM_METRICS; i++) {
 		LINE("# TYPE %s %s\n", status_warm_metrics[i].name,
 		    status_warm_metrics[i].type);

@@ -132,10 +132,15 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	/* Past this, the master kills the worker and reaps the container. */
 	if (slot != NULL)
 		scoreboard_busy(slot, started + run_budget(c), ctx.request_id);
+	/* A client that goes away cancels its run (docker.c watches). */
+	if (docker != NULL)
+		docker->client_fd = req->ipcFd;
 	if (refusal != NULL)
 		api_refuse(&ctx, refusal);
 	else
 		api_handle(&ctx);
+	if (docker != NULL)
+		docker->client_fd = -1;
 	worker_log(&ctx, req, util_now_ms() - started);
 	FCGX_Finish_r(req);
 	/* One request per connection: a web server that asked to keep it
@@ -143,9 +148,12 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	if (req->ipcFd >= 0)
 		FCGX_Free(req, 1);
 	replied = util_now_ms();
-	/* An aborted run's container is removed all the same. */
-	docker_cancelled = 0;
-	run_remove(docker, c, &run);
+	if (docker != NULL) {
+		/* An aborted run's container is removed all the same. */
+		docker_cancelled = 0;
+		docker->client_gone = 0;
+		run_remove(docker, c, &run);
+	}
 	scoreboard_count(ctx.is_run, ctx.status == 200 ? ctx.outcome :
 	    error_outcome(ctx.error), replied - started);
 	if (slot != NULL)

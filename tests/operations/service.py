@@ -451,6 +451,13 @@ class Service:
         out = docker("inspect", "--format", '{{index .Config.Labels "runbox.worker"}}', cid)
         return int(out.strip())
 
+    def foreign_container(self, worker):
+        """Create a container with the instance's labels, made by process
+        worker (runbox.worker) for no request; its full id."""
+        return docker("create", "--label", "runbox.service=runboxd",
+                      "--label", "runbox.instance=" + self.instance,
+                      "--label", "runbox.worker=%d" % worker, TINY).strip()
+
     def wait_running_container(self, timeout=15):
         """The id of the (first) running container of the instance."""
         return wait_for("a running container", lambda: (self.containers(running=True) or [None])[0],

@@ -13,9 +13,11 @@ suite = Suite("status")
 # refuses to create it (a docker error).
 GROUP = Shared(overrides={"limits": {"execution_time": "3s", "output_size": "8K"},
                           "image.missing": {"name": "runbox/no-such-image:latest"}})
-OUTCOMES = ("ok", "program_error", "timeout", "output_limit", "docker_error", "rejected")
+OUTCOMES = ("ok", "program_error", "timeout", "output_limit", "docker_error", "rejected",
+            "cancelled")
+# (A cancelled run, whose client left, is test_faults.py's.)
 MIX = {"ok": 2, "program_error": 1, "timeout": 1, "output_limit": 1, "docker_error": 1,
-       "rejected": 2}
+       "rejected": 2, "cancelled": 0}
 BUCKETS_MS = ("100", "250", "500", "1000", "2500", "5000", "10000", "30000", "60000", "+Inf")
 state = {}
 
@@ -70,6 +72,8 @@ def status_counts_match_a_known_mix_of_runs():
     expect(after["workers"] == {"busy": 1, "idle": n - 1, "total": n}, "workers", after)
     expect(after["config_generation"] == 0 and after["reloads"] == 0, "no reload", after)
     expect(after["containers_reaped"] == 0, "nothing reaped", after)
+    expect(after["worker_deaths"] == 0 and after["worker_respawns"] == 0, "no worker died",
+           after)
     expect(isinstance(after["uptime_seconds"], int) and after["uptime_seconds"] >= 0, "uptime")
     expect(after["version"] == "0.1.0", "version", after)
 
@@ -118,6 +122,8 @@ def prometheus_format_has_the_same_numbers():
     expect(p["runbox_config_generation"] == j["config_generation"] and
            p["runbox_reloads_total"] == j["reloads"], "generation and reloads")
     expect(p["runbox_containers_reaped_total"] == j["containers_reaped"], "reaped")
+    expect(p["runbox_worker_deaths_total"] == j["worker_deaths"] and
+           p["runbox_worker_respawns_total"] == j["worker_respawns"], "worker deaths, respawns")
     expect(0 <= p["runbox_uptime_seconds"] <= j["uptime_seconds"], "uptime")
     if "json" in state:
         expect(p["runbox_runs_accepted_total"] == 6 and

@@ -98,18 +98,11 @@ def sigkilled_worker_leaves_no_container_beyond_a_reap_period():
         expect(s["containers_reaped"] == 1, "status counts the reaped container: %r" % s)
 
 
-def foreign_container(svc, worker):
-    """A container with the instance's labels, owned by no worker."""
-    return docker("create", "--label", "runbox.service=runboxd",
-                  "--label", "runbox.instance=" + svc.instance,
-                  "--label", "runbox.worker=%d" % worker, TINY).strip()
-
-
 @suite.test
 def orphan_is_removed_within_reap_interval():
     with Service({"server": {"reap_interval": "2s"}}) as svc:
         reap = svc.seconds("server", "reap_interval")
-        cid = foreign_container(svc, 1)  # pid 1 is no worker
+        cid = svc.foreign_container(1)  # pid 1 is no worker
         made = time.monotonic()
         wait_for("orphan removed", lambda: cid not in svc.containers(), reap + 1.5, 0.05)
         print("  orphan removed %.2f s after it appeared (reap_interval %g s)"
@@ -165,7 +158,7 @@ def silent_connection_cannot_hold_a_worker():
 def leftover_containers_are_removed_at_start():
     svc = Service()
     try:
-        cids = [foreign_container(svc, 1), foreign_container(svc, 99999)]
+        cids = [svc.foreign_container(1), svc.foreign_container(99999)]
         svc.start()
         left = svc.containers()
         expect(not left, "left at start: %s" % left)

@@ -56,6 +56,7 @@ test_outcomes(void)
 	for (i = ERROR_NONE + 1; i < ERROR_MAX; i++)
 		if (error_status(i) < 500 && i != ERROR_LIMITS_EXECUTION_TIME &&
 		    i != ERROR_LIMITS_READ_SIZE && i != ERROR_DOCKER_CREATE &&
+		    i != ERROR_CLIENT_CLOSED &&
 		    error_outcome(i) != OUTCOME_REJECTED)
 			rejected = 0;
 	ok(rejected, "client errors count as rejected");
@@ -70,6 +71,11 @@ test_outcomes(void)
 	ok(error_status(ERROR_SERVER_BUSY) == 503 &&
 	    error_outcome(ERROR_SERVER_BUSY) == OUTCOME_BUSY,
 	    "server.busy is a 503 counted as busy, not as a run's outcome");
+	ok(error_outcome(ERROR_DOCKER_TIMEOUT) == OUTCOME_DOCKER_ERROR &&
+	    error_status(ERROR_DOCKER_TIMEOUT) >= 500,
+	    "a Docker call that timed out is a 5xx docker error");
+	ok(error_outcome(ERROR_CLIENT_CLOSED) == OUTCOME_CANCELLED,
+	    "a client that went away counts as cancelled");
 }
 
 int
