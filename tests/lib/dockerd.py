@@ -14,8 +14,11 @@ suites, and whatever else the machine runs, keep using that one).
 
 Everything lives under a directory of its own (data root, exec root,
 socket, pid file, log): a fresh daemon has no image, no container and no
-network but "none" (--bridge none, no iptables rules). stop() removes it
-all; it is also called at exit, so a failing test leaves nothing behind.
+network but "none" (--bridge none, no iptables rules). It always runs in a
+network namespace, one of its own when not given one: a dockerd started
+with --bridge none deletes any docker0 it sees, which in the machine's
+namespace is the system daemon's bridge. stop() removes it all; it is also
+called at exit, so a failing test leaves nothing behind.
 """
 import atexit
 import os
@@ -95,6 +98,9 @@ class Dockerd:
 
     def __init__(self, name, netns=None, tcp=None, tls=None):
         self.name, self.netns, self.tcp, self.tls = name, netns, tcp, tls
+        self._own_netns = None
+        if netns is None:
+            self.netns = self._own_netns = f"rbxd-{name[:8]}-{os.getpid()}"
         # Short: containerd's socket lives under the exec root, and a unix
         # socket path has at most 107 bytes.
         self.dir = tempfile.mkdtemp(prefix=f"rbxd-{name}.", dir="/var/tmp")
@@ -119,11 +125,9 @@ class Dockerd:
             if self.tls:
                 cmd += ["--tlsverify", "--tlscacert", self.tls["ca"],
                         "--tlscert", self.tls["server"], "--tlskey", self.tls["server-key"]]
-        if self.netns:
-            # nsenter, not "ip netns exec": that one mounts a sysfs of the
-            # namespace's own, which hides the cgroup mounts dockerd needs.
-            cmd = ["nsenter", f"--net=/run/netns/{self.netns}"] + cmd
-        return cmd
+        # nsenter, not "ip netns exec": that one mounts a sysfs of the
+        # namespace's own, which hides the cgroup mounts dockerd needs.
+        return ["nsenter", f"--net=/run/netns/{self.netns}"] + cmd
 
     def docker(self, *args, check=True, **kw):
         """The docker CLI against this daemon (its unix socket)."""
@@ -138,6 +142,8 @@ class Dockerd:
             return False
 
     def start(self, wait=60):
+        if self._own_netns and not os.path.exists(f"/run/netns/{self._own_netns}"):
+            _run("ip", "netns", "add", self._own_netns)
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, start_new_session=True)
@@ -197,6 +203,9 @@ class Dockerd:
             for m in sorted(mounts, key=len, reverse=True):
                 subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self._own_netns:
+                subprocess.run(["ip", "netns", "del", self._own_netns],
+                               stderr=subprocess.DEVNULL)
 
     def restart(self):
         self.stop()
