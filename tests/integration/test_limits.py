@@ -418,15 +418,123 @@ def work_dir_and_tmp_are_writable_and_tmp_is_noexec():
     no_container_left()
 
 
+UID_FIRST, UID_LAST = (int(x) for x in CONF.get("container", "uids").split("-"))
+HOST_UIDS = {int(line.split(":")[2]) for line in open("/etc/passwd") if line.count(":") >= 3}
+
+
 @suite.test
 def runs_as_unprivileged_user_without_capabilities():
     r = run(TINY, sh("id -u; id -g\n"
                      "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status\n"))
     expect_result(r, PROMPT)
     zero = "0000000000000000"
-    expect(r.json["stdout"] == "1000\n1000\n" + "".join(
+    lines = r.json["stdout"].split("\n")
+    uid = int(lines[0])
+    expect(UID_FIRST <= uid <= UID_LAST and lines[1] == lines[0],
+           "uid and gid the same, from [container] uids", r)
+    expect(uid not in HOST_UIDS, "no host user has the uid", r)
+    expect("\n".join(lines[2:]) == "".join(
         "%s:\t%s\n" % (k, zero) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
-        + "NoNewPrivs:\t1\n", "uid 1000, no capabilities, no_new_privs", r)
+        + "NoNewPrivs:\t1\n", "no capabilities, no_new_privs", r)
+    no_container_left()
+
+
+# --- one run cannot starve another -------------------------------------------
+# The kernel counts POSIX message queue bytes (RLIMIT_MSGQUEUE), inotify
+# instances (fs.inotify.max_user_instances) and queued signals
+# (RLIMIT_SIGPENDING) per uid, across containers: one run holding them all
+# must leave another run's calls working.  CLOCK_MONOTONIC is the host's in
+# every runc container, so the two runs' times prove the overlap.
+
+STARVE = r"""
+import ctypes, errno, os, signal, sys, time
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+def err():
+    return errno.errorcode.get(ctypes.get_errno(), "?")
+
+def queues(n):
+    got = 0
+    while got < n:
+        if libc.mq_open(b"/q%d" % got, os.O_CREAT | os.O_RDWR, 0o600, None) < 0:
+            return got, err()
+        got += 1
+    return got, "-"
+
+def inotify(n):
+    got = 0
+    while got < n and libc.inotify_init1(0) >= 0:
+        got += 1
+    return got, err() if got < n else "-"
+
+def signals(n):
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+    got = 0
+    while got < n:
+        if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) != 0:
+            return got, err()
+        got += 1
+    return got, "-"
+"""
+
+STARVE_ALL = STARVE + r"""
+# inotify instances: children that hold them, each far below nofile.
+r, w = os.pipe()
+for child in range(4):
+    if os.fork() == 0:
+        got, why = inotify(50)
+        os.write(w, b"%d %s\n" % (got, why.encode()))
+        time.sleep(60)
+total = 0
+for child in range(4):
+    line = b""
+    while not line.endswith(b"\n"):
+        line += os.read(r, 1)
+    total += int(line.split()[0])
+print("inotify", total, open("/proc/sys/fs/inotify/max_user_instances").read().strip())
+print("mq %d %s" % queues(1000))
+print("signals %d %s" % signals(1 << 20))
+print("held", time.monotonic(), flush=True)
+time.sleep(HOLD)
+print("released", time.monotonic(), os.getuid())
+"""
+
+VICTIM = STARVE + r"""
+print("at", time.monotonic())
+print("mq %d %s" % queues(1))
+print("inotify %d %s" % inotify(1))
+print("signals %d %s" % signals(1))
+print("uid", os.getuid())
+"""
+
+
+@suite.test
+def a_run_holding_per_uid_resources_starves_no_other():
+    hold = PYTHON_TIME - 2.5
+    attack = []
+    t = threading.Thread(target=lambda: attack.append(
+        run(PYTHON, py(STARVE_ALL.replace("HOLD", repr(hold))))))
+    t.start()
+    time.sleep(1.5)
+    victim = run(PYTHON, py(VICTIM))
+    t.join()
+    a = attack[0]
+    expect_result(a, PYTHON_TIME + SLACK)
+    expect_result(victim, PROMPT)
+    expect(a.json["error"] == "", "the attack ran to its end", a)
+    got = dict((l.split()[0], l.split()[1:]) for l in a.json["stdout"].splitlines())
+    expect(got["inotify"][0] == got["inotify"][1],
+           "the attack took every inotify instance its uid may have", a)
+    expect(int(got["mq"][0]) > 0 and got["mq"][1] == "EMFILE",
+           "the attack took message queues until its msgqueue limit (EMFILE)", a)
+    expect(got["signals"] == [CONF.limit(PYTHON, "sigpending"), "EAGAIN"],
+           "the attack queued signals up to its sigpending limit (EAGAIN)", a)
+    v = dict((l.split()[0], l.split()[1:]) for l in victim.json["stdout"].splitlines())
+    expect(float(got["held"][0]) < float(v["at"][0]) < float(got["released"][0]),
+           "the second run ran while the first held everything", (a, victim))
+    expect(v["mq"] == ["1", "-"] and v["inotify"] == ["1", "-"] and v["signals"] == ["1", "-"],
+           "the second run got a queue, an inotify instance and a queued signal", victim)
+    expect(v["uid"] != got["released"][1], "the two runs had different uids", (a, victim))
     no_container_left()
 
 
