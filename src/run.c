@@ -139,8 +139,8 @@ run_uid(const struct conf *c, int warm, size_t slot)
 /*
  * The body of POST /containers/create; the caller frees it.  The labels
  * name the request (or the warm slot's nonce) and the creating process;
- * without a request_id there are none of these, and the uid (its slot's)
- * is a placeholder: that body is the fingerprint's, the same for every
+ * without a request_id there are none of these, and uid is a placeholder
+ * for the slot's: that body is the fingerprint's, the same for every
  * slot.
  */
 char *
@@ -263,11 +263,12 @@ run_start_container(struct docker *d, const char *id, struct error *e)
 }
 
 /* The fingerprint of the containers run_start() would make for im, from
- * a body without labels and with uid 0 in place of a slot's. */
+ * a body without labels and with the first uid in place of a slot's: a
+ * reload that moves the range replaces the warm containers. */
 static unsigned long long
 run_fingerprint(const struct conf *c, const struct image *im)
 {
-	char *body = run_create_body(c, im, NULL, 0, 0);
+	char *body = run_create_body(c, im, NULL, 0, c->uid_first);
 	unsigned long long h;
 
 	if (body == NULL)
