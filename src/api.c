@@ -294,10 +294,29 @@ api_read_body(struct api_context *ctx, struct buf *body, struct error *e)
 	return 0;
 }
 
+/*
+ * The image as this run uses it: a request's lower memory or pids make
+ * its container, which a warm one made with the image's cannot be (a
+ * docker update would cost a call and could fail under the memory in
+ * use): such a run makes a container of its own.
+ */
+static void
+api_run_image(const struct image *im, const struct run_limits *rl,
+    struct image *run_im)
+{
+	*run_im = *im;
+	run_im->limits.memory = rl->l.memory;
+	run_im->limits.pids = rl->l.pids;
+	if (rl->l.memory != im->limits.memory || rl->l.pids != im->limits.pids)
+		run_im->warm = 0;
+}
+
 static void
 api_run(struct api_context *ctx)
 {
 	const struct image *im;
+	struct image run_im;
+	struct run_limits rl;
 	struct run_request rr = { 0 };
 	struct error e = { ERROR_SERVER_INTERNAL, "internal error" };
 	struct buf body = { 0 }, out = { 0 };
@@ -315,13 +334,16 @@ api_run(struct api_context *ctx)
 		    "allowed here", rr.image);
 		goto fail;
 	}
-	if (request_check_payload(rr.payload, &e) == -1)
+	if (request_check_payload(rr.payload, &e) == -1 ||
+	    request_check_limits(&rr, &im->limits, &rl, &e) == -1 ||
+	    request_set_limits(&rr, &rl, &e) == -1)
 		goto fail;
+	api_run_image(im, &rl, &run_im);
 	payload = json_object_to_json_string_length(rr.payload,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (run_start(ctx->docker, ctx->conf, im, ctx->run, &e) == -1 ||
-	    run_finish(ctx->docker, im, ctx->run, payload, len, &out,
-	    &ctx->outcome, &e) == -1)
+	if (run_start(ctx->docker, ctx->conf, &run_im, ctx->run, &e) == -1 ||
+	    run_finish(ctx->docker, &run_im, ctx->run, run_time(&im->limits,
+	    &rl), payload, len, &out, &ctx->outcome, &e) == -1)
 		goto fail;
 	api_reply(ctx, 200, NULL, out.data, out.len);
 	goto done;

@@ -19,6 +19,7 @@
 #include <iniparser.h>
 
 #include "runbox.h"
+#include "runner.h"
 
 enum conf_type {
 	CONF_STRING,
@@ -158,6 +159,13 @@ static const struct conf_key conf_keys[] = {
 	    RELOAD },
 	{ "limits", "sigpending", CONF_INT, 0, 1048576, "1024", L(sigpending),
 	    RELOAD },
+	/* 0: execution_time, set by conf_check(). */
+	{ "limits", "run_deadline", CONF_DURATION, 0, 3600 * 1000, "0",
+	    L(run_deadline), RELOAD },
+	{ "limits", "tests_max", CONF_INT, 0, TESTS_MAX, "32", L(tests_max),
+	    RELOAD },
+	{ "limits", "tests_stdin_size", CONF_SIZE, 0, 64 * MIB, "1M",
+	    L(tests_stdin_size), RELOAD },
 
 	/* An image section takes these and every key of [limits]. */
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
@@ -200,6 +208,7 @@ static const struct conf_pair {
 	offsetof(struct limits, high) }
 	PAIR(nofile_soft, nofile_hard),
 	PAIR(nproc_soft, nproc_hard),
+	PAIR(execution_time, run_deadline),
 #undef PAIR
 };
 
@@ -840,6 +849,18 @@ conf_check_runtime(const struct conf *c, const char *section,
 	return 0;
 }
 
+/*
+ * An unset run_deadline is execution_time: a run with tests or limits
+ * then takes no longer than any run, and the kill budget of workers
+ * (run_budget()) stays what it was.
+ */
+static void
+conf_default_deadline(struct limits *l)
+{
+	if (l->run_deadline == 0)
+		l->run_deadline = l->execution_time;
+}
+
 /* The rules between the keys of one set of limits: [limits] or an image's. */
 static int
 conf_check_limits(const struct conf *c, const char *section,
@@ -995,17 +1016,20 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	if (c->run_group != NULL && c->run_user == NULL)
 		return conf_fail(err, errlen, "%s: [server] group: needs "
 		    "[server] user", c->path);
+	conf_default_deadline(&c->limits);
 	if (conf_check_limits(c, "limits", &c->limits, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < c->nimages; i++) {
 		snprintf(section, sizeof(section), IMAGE_PREFIX "%s",
 		    c->images[i].key);
+		conf_default_deadline(&c->images[i].limits);
 		if (conf_check_limits(c, section, &c->images[i].limits, err,
 		    errlen) == -1 || conf_check_runtime(c, section,
 		    c->images[i].runtime, err, errlen) == -1)
 			return -1;
-		if (c->images[i].limits.execution_time > c->max_run_time)
-			c->max_run_time = c->images[i].limits.execution_time;
+		/* A run with limits or tests may take its whole deadline. */
+		if (c->images[i].limits.run_deadline > c->max_run_time)
+			c->max_run_time = c->images[i].limits.run_deadline;
 		if (conf_check_names(c, i, err, errlen) == -1)
 			return -1;
 	}

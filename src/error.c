@@ -24,6 +24,7 @@ static const struct error_row error_table[ERROR_MAX] = {
 	    OUTCOME_REJECTED },
 	[ERROR_REQUEST_JSON] = { "request.json", 400, OUTCOME_REJECTED },
 	[ERROR_REQUEST_PAYLOAD] = { "request.payload", 400, OUTCOME_REJECTED },
+	[ERROR_REQUEST_LIMITS] = { "request.limits", 400, OUTCOME_REJECTED },
 	[ERROR_REQUEST_CONTENT_TYPE] = { "request.content_type", 415,
 	    OUTCOME_REJECTED },
 	[ERROR_REQUEST_TOO_LARGE] = { "request.too_large", 413,

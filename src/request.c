@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -73,6 +74,16 @@ static const struct request_field request_instruction_fields[] = {
 	{ .name = NULL }
 };
 
+static const struct request_field request_test_fields[] = {
+	{ .name = "stdin", .type = json_type_string },
+	{ .name = "expected_stdout", .type = json_type_string },
+	{ .name = NULL }
+};
+
+static const struct request_field request_test = {
+	.type = json_type_object, .fields = request_test_fields
+};
+
 static const struct request_field request_payload_fields[] = {
 	{ .name = "language", .type = json_type_string,
 	    .flags = REQUEST_CSTRING, .max = REQUEST_MAX_LANGUAGE },
@@ -84,8 +95,46 @@ static const struct request_field request_payload_fields[] = {
 	    .flags = REQUEST_CSTRING, .max = REQUEST_MAX_COMMAND },
 	{ .name = "runInstructions", .type = json_type_object,
 	    .fields = request_instruction_fields },
+	{ .name = "tests", .type = json_type_array, .max = TESTS_MAX,
+	    .noun = "tests", .item = &request_test },
 	{ .name = NULL }
 };
+
+/* How a limit of the request is written: its unit in a JSON integer. */
+enum request_unit {
+	REQUEST_MS,    /* or a string with a unit: "200ms", "2s" */
+	REQUEST_BYTES, /* or a string with a unit: "64M", "512K" */
+	REQUEST_COUNT  /* an integer only */
+};
+
+/*
+ * The members of the request's "limits": each lowers the image's value
+ * of the same key (compile_time: of execution_time), never raises it.
+ */
+static const struct request_limit {
+	const char *name;
+	enum request_unit unit;
+	long long min;
+	size_t cap; /* in struct limits */
+	size_t out; /* in struct run_limits */
+} request_limits[] = {
+	{ "execution_time", REQUEST_MS, 1,
+	    offsetof(struct limits, execution_time),
+	    offsetof(struct run_limits, l.execution_time) },
+	{ "compile_time", REQUEST_MS, 1,
+	    offsetof(struct limits, execution_time),
+	    offsetof(struct run_limits, compile_time) },
+	{ "memory", REQUEST_BYTES, 6 * 1024 * 1024,
+	    offsetof(struct limits, memory),
+	    offsetof(struct run_limits, l.memory) },
+	{ "output_size", REQUEST_BYTES, 4096,
+	    offsetof(struct limits, output_size),
+	    offsetof(struct run_limits, l.output_size) },
+	{ "pids", REQUEST_COUNT, 8, offsetof(struct limits, pids),
+	    offsetof(struct run_limits, l.pids) },
+};
+
+#define REQUEST_NLIMITS (sizeof(request_limits) / sizeof(request_limits[0]))
 
 static const struct request_field request_payload = {
 	.type = json_type_object, .fields = request_payload_fields
@@ -319,6 +368,175 @@ request_check_payload(json_object *payload, struct error *e)
 	return -1;
 }
 
+static const char *const request_unit_names[] = {
+	[REQUEST_MS] = "ms",
+	[REQUEST_BYTES] = "bytes",
+	[REQUEST_COUNT] = "",
+};
+
+/*
+ * One limit's value in its unit: a JSON integer, or for times and sizes
+ * a string with a unit as the INI file takes it.  A string must say its
+ * unit: "200" could be read as seconds or milliseconds.
+ */
+static int
+request_limit_value(json_object *v, const struct request_limit *l,
+    long long *out, struct error *e)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	if (json_object_is_type(v, json_type_int)) {
+		*out = json_object_get_int64(v);
+		return 0;
+	}
+	if (l->unit != REQUEST_COUNT && json_object_is_type(v,
+	    json_type_string)) {
+		s = json_object_get_string(v);
+		len = strlen(s);
+		rc = len > 0 && !isdigit((unsigned char)s[len - 1]) ?
+		    l->unit == REQUEST_MS ? conf_parse_duration(s, out) :
+		    conf_parse_size(s, out) : -1;
+		if (rc == 0)
+			return 0;
+	}
+	if (l->unit == REQUEST_MS)
+		error_set(e, ERROR_REQUEST_LIMITS, "limits.%s must be an "
+		    "integer of milliseconds or a duration with its unit "
+		    "(\"200ms\", \"2s\")", l->name);
+	else if (l->unit == REQUEST_BYTES)
+		error_set(e, ERROR_REQUEST_LIMITS, "limits.%s must be an "
+		    "integer of bytes or a size with its unit (\"64M\", "
+		    "\"512K\")", l->name);
+	else
+		error_set(e, ERROR_REQUEST_LIMITS, "limits.%s must be an "
+		    "integer", l->name);
+	return -1;
+}
+
+/* The request's limits in rl, each within [min, the image's value]. */
+static int
+request_check_limit_values(json_object *limits, const struct limits *cap,
+    struct run_limits *rl, struct error *e)
+{
+	const struct request_limit *l;
+	long long v, max;
+	size_t i;
+
+	json_object_object_foreach(limits, key, val) {
+		for (i = 0; i < REQUEST_NLIMITS &&
+		    strcmp(request_limits[i].name, key) != 0; i++)
+			;
+		if (i == REQUEST_NLIMITS) {
+			error_set(e, ERROR_REQUEST_LIMITS, "limits.%.64s is "
+			    "not a limit: execution_time, compile_time, "
+			    "memory, output_size or pids", key);
+			return -1;
+		}
+		l = &request_limits[i];
+		if (val == NULL)
+			continue;
+		if (request_limit_value(val, l, &v, e) == -1)
+			return -1;
+		max = *(const long long *)((const char *)cap + l->cap);
+		if (v < l->min || v > max) {
+			error_set(e, ERROR_REQUEST_LIMITS, "limits.%s must be "
+			    "from %lld to %lld%s%s, the maximum of this image",
+			    l->name, l->min, max, l->unit == REQUEST_COUNT ?
+			    "" : " ", request_unit_names[l->unit]);
+			return -1;
+		}
+		*(long long *)((char *)rl + l->out) = v;
+	}
+	return 0;
+}
+
+/* The payload's tests against the image's caps. */
+static int
+request_check_tests(json_object *payload, const struct limits *cap,
+    struct run_limits *rl, struct error *e)
+{
+	json_object *tests, *v;
+	size_t i, total = 0;
+
+	if (!json_object_object_get_ex(payload, "tests", &tests) ||
+	    tests == NULL)
+		return 0;
+	rl->tests = json_object_array_length(tests);
+	if (rl->tests == 0 || rl->tests > (size_t)cap->tests_max) {
+		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.tests holds %zu "
+		    "tests: this image takes 1 to %lld", rl->tests,
+		    cap->tests_max);
+		return -1;
+	}
+	for (i = 0; i < rl->tests; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(tests,
+		    i), "stdin", &v) && v != NULL)
+			total += (size_t)json_object_get_string_len(v);
+	if (total > (size_t)cap->tests_stdin_size) {
+		error_set(e, ERROR_REQUEST_PAYLOAD, "payload.tests: their "
+		    "stdin is %zu bytes in all: this image takes at most %lld",
+		    total, cap->tests_stdin_size);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The request's limits and tests against the image's values (cap), whose
+ * checked payload it is; rl gets the run's limits.
+ */
+int
+request_check_limits(const struct run_request *r, const struct limits *cap,
+    struct run_limits *rl, struct error *e)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->l = *cap;
+	rl->compile_time = cap->execution_time;
+	rl->given = r->limits != NULL;
+	if (r->limits != NULL && request_check_limit_values(r->limits, cap,
+	    rl, e) == -1)
+		return -1;
+	return request_check_tests(r->payload, cap, rl, e);
+}
+
+/*
+ * Puts the run's times and output size in the payload's "limits", where
+ * the runner reads them, or takes away a "limits" the client put there
+ * when the request has none: without limits a run is what it always was.
+ */
+int
+request_set_limits(const struct run_request *r, const struct run_limits *rl,
+    struct error *e)
+{
+	const char *const keys[] = { "execution_time", "compile_time",
+	    "output_size" };
+	const long long values[] = { rl->l.execution_time, rl->compile_time,
+	    rl->l.output_size };
+	json_object *o, *v;
+	size_t i;
+
+	json_object_object_del(r->payload, "limits");
+	if (!rl->given)
+		return 0;
+	if ((o = json_object_new_object()) == NULL ||
+	    json_object_object_add(r->payload, "limits", o) != 0) {
+		json_object_put(o);
+		goto nomem;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((v = json_object_new_int64(values[i])) == NULL ||
+		    json_object_object_add(o, keys[i], v) != 0) {
+			json_object_put(v);
+			goto nomem;
+		}
+	return 0;
+nomem:
+	error_set(e, ERROR_SERVER_MEMORY, "out of memory");
+	return -1;
+}
+
 /* [a-z0-9]+ joined by one of . _ __ or a run of -: a name's path component. */
 static int
 request_image_component(const char *s, size_t len)
@@ -523,6 +741,13 @@ request_parse_run(const char *body, size_t len, struct run_request *r,
 	if (!json_object_object_get_ex(r->root, "payload", &r->payload) ||
 	    !json_object_is_type(r->payload, json_type_object)) {
 		error_set(e, ERROR_REQUEST_JSON, "payload must be a JSON "
+		    "object");
+		goto fail;
+	}
+	if (json_object_object_get_ex(r->root, "limits", &r->limits) &&
+	    r->limits != NULL &&
+	    !json_object_is_type(r->limits, json_type_object)) {
+		error_set(e, ERROR_REQUEST_LIMITS, "limits must be a JSON "
 		    "object");
 		goto fail;
 	}

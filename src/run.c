@@ -49,6 +49,23 @@ run_budget(const struct conf *c)
 	    run_reserve(c->max_run_time) + 2 * c->docker_read_timeout;
 }
 
+/*
+ * How long the runner may take, in ms: the image's execution_time for a
+ * run as glot knows it; with limits or tests, the build's budget and the
+ * program's for each test, within the image's run_deadline (as the
+ * runner counts it, src/runner/main.c).
+ */
+long long
+run_time(const struct limits *image, const struct run_limits *rl)
+{
+	long long runs = rl->tests > 0 ? (long long)rl->tests : 1, ms;
+
+	if (!rl->given && rl->tests == 0)
+		return image->execution_time;
+	ms = rl->compile_time + rl->l.execution_time * runs;
+	return ms < image->run_deadline ? ms : image->run_deadline;
+}
+
 static void
 run_add_env(json_object *env, const char *name, long long value)
 {
@@ -165,6 +182,7 @@ run_create_body(const struct conf *c, const struct image *im,
 	    json_object_new_boolean(c->network_disabled));
 	env = json_object_new_array();
 	run_add_env(env, "RUNBOX_TIME_LIMIT_MS", im->limits.execution_time);
+	run_add_env(env, "RUNBOX_RUN_DEADLINE_MS", im->limits.run_deadline);
 	run_add_env(env, "RUNBOX_OUTPUT_LIMIT", im->limits.output_size);
 	json_object_object_add(root, "Env", env);
 	labels = json_object_new_object();
@@ -419,6 +437,8 @@ static const enum outcome run_outcomes[VERDICT_MAX] = {
 	[VERDICT_TIME_LIMIT] = OUTCOME_TIMEOUT,
 	[VERDICT_OUTPUT_LIMIT] = OUTCOME_OUTPUT_LIMIT,
 	[VERDICT_RUNNER_ERROR] = OUTCOME_PROGRAM_ERROR,
+	[VERDICT_MEMORY_LIMIT] = OUTCOME_PROGRAM_ERROR,
+	[VERDICT_NOT_RUN] = OUTCOME_TIMEOUT,
 };
 
 /*
@@ -543,7 +563,7 @@ run_answer_complete(const struct run_output *o)
  */
 static int
 run_read_answer(struct docker *d, const struct image *im, struct run *r,
-    struct run_output *o, struct error *e)
+    long long time_ms, struct run_output *o, struct error *e)
 {
 	char chunk[16384];
 	ssize_t n;
@@ -552,7 +572,7 @@ run_read_answer(struct docker *d, const struct image *im, struct run *r,
 		if ((n = docker_read(d, r->attach_fd, chunk, sizeof(chunk),
 		    r->deadline)) == -1 && d->timed_out) {
 			error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
-			    "time exceeded (%lld ms)", im->limits.execution_time);
+			    "time exceeded (%lld ms)", time_ms);
 			return -1;
 		}
 		if (n <= 0)
@@ -578,7 +598,8 @@ run_read_answer(struct docker *d, const struct image *im, struct run *r,
  */
 static int
 run_read_logs(struct docker *d, const struct image *im, struct run *r,
-    struct run_output *o, long *exit_code, struct error *e)
+    long long time_ms, struct run_output *o, long *exit_code,
+    struct error *e)
 {
 	struct buf resp = { 0 };
 	char path[160];
@@ -589,7 +610,7 @@ run_read_logs(struct docker *d, const struct image *im, struct run *r,
 	if (docker_call(d, "POST", path, NULL, r->deadline - util_now_ms(),
 	    4096, &status, &resp) == -1 && d->timed_out) {
 		error_set(e, ERROR_LIMITS_EXECUTION_TIME, "Max execution "
-		    "time exceeded (%lld ms)", im->limits.execution_time);
+		    "time exceeded (%lld ms)", time_ms);
 		goto done;
 	}
 	if (d->error[0] != '\0' || status != 200) {
@@ -625,27 +646,28 @@ done:
 
 /*
  * Feed the payload to a started container and put the runner's JSON
- * answer in out, from the attach stream or, failing that, the logs.
+ * answer in out, from the attach stream or, failing that, the logs; the
+ * runner has time_ms (run_time()) and a reserve.
  */
 int
 run_finish(struct docker *d, const struct image *im, struct run *r,
-    const char *payload, size_t len, struct buf *out, enum outcome *outcome,
-    struct error *e)
+    long long time_ms, const char *payload, size_t len, struct buf *out,
+    enum outcome *outcome, struct error *e)
 {
 	struct run_output o = { .max = (size_t)im->limits.output_size };
 	long exit_code = -1;
 	int rc = -1, answered;
 
 	stream_init(&o.demux);
-	r->deadline = util_now_ms() + im->limits.execution_time +
-	    run_reserve(im->limits.execution_time);
+	r->deadline = util_now_ms() + time_ms + run_reserve(time_ms);
 	if (docker_send_stdin(d, r->attach_fd, payload, len, r->deadline) ==
 	    -1) {
 		run_docker_error(d, 0, NULL, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
-	if ((answered = run_read_answer(d, im, r, &o, e)) == -1 ||
-	    (!answered && run_read_logs(d, im, r, &o, &exit_code, e) == -1))
+	if ((answered = run_read_answer(d, im, r, time_ms, &o, e)) == -1 ||
+	    (!answered && run_read_logs(d, im, r, time_ms, &o, &exit_code,
+	    e) == -1))
 		goto done;
 	rc = run_check_result(&o, exit_code, out, outcome, e);
 done:

@@ -58,6 +58,9 @@ struct limits {
 	long long nproc_hard;
 	long long msgqueue;       /* per-uid rlimit, bytes of POSIX queues */
 	long long sigpending;     /* per-uid rlimit, queued signals */
+	long long run_deadline;   /* ms, a run with limits or tests at most */
+	long long tests_max;      /* tests of a payload; 0: none allowed */
+	long long tests_stdin_size; /* bytes of all their stdin */
 };
 
 struct image {
@@ -201,6 +204,7 @@ enum error_code {
 	ERROR_METHOD_NOT_ALLOWED,
 	ERROR_REQUEST_JSON,
 	ERROR_REQUEST_PAYLOAD,
+	ERROR_REQUEST_LIMITS,
 	ERROR_REQUEST_CONTENT_TYPE,
 	ERROR_REQUEST_TOO_LARGE,
 	ERROR_IMAGE_NOT_ALLOWED,
@@ -257,10 +261,26 @@ struct run_request {
 	json_object *root;
 	const char *image;
 	json_object *payload;
+	json_object *limits; /* the request's "limits", or NULL */
+};
+/*
+ * A run's limits: the image's, lowered by the request's.  Times and the
+ * output size reach the runner in the payload's "limits"; memory and pids
+ * are the container's.
+ */
+struct run_limits {
+	struct limits l;
+	long long compile_time; /* ms, the build's own budget */
+	int given;              /* the request had "limits" */
+	size_t tests;           /* the payload's tests */
 };
 int request_parse_run(const char *body, size_t len, struct run_request *r,
     struct error *e);
 int request_check_payload(json_object *payload, struct error *e);
+int request_check_limits(const struct run_request *r, const struct limits *cap,
+    struct run_limits *rl, struct error *e);
+int request_set_limits(const struct run_request *r,
+    const struct run_limits *rl, struct error *e);
 int request_check_image(const char *image);
 int request_check_content_type(const char *content_type,
     struct error *e);
@@ -320,9 +340,10 @@ struct run {
 long long run_budget(const struct conf *c);
 int run_start(struct docker *d, const struct conf *c, const struct image *im,
     struct run *r, struct error *e);
+long long run_time(const struct limits *image, const struct run_limits *rl);
 int run_finish(struct docker *d, const struct image *im, struct run *r,
-    const char *payload, size_t len, struct buf *out, enum outcome *outcome,
-    struct error *e);
+    long long time_ms, const char *payload, size_t len, struct buf *out,
+    enum outcome *outcome, struct error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
 enum outcome run_outcome(json_object *result);
 long long run_uid(const struct conf *c, int warm, size_t slot);

@@ -32,9 +32,10 @@ struct exec_state {
 	int fds[EXEC_NFDS]; /* parent's pipe ends, -1 once closed */
 	const char *input;
 	size_t inleft;
-	size_t budget;
+	size_t *budget;
 	int exited; /* the child's exit status is collected */
 	int killed;
+	long long start_ns;
 	long long exit_ns;
 	struct exec_result *res;
 };
@@ -116,26 +117,46 @@ exec_kill(struct exec_state *st)
 	st->killed = 1;
 }
 
+/* CPU time of every child reaped so far, and of theirs. */
+static long long
+exec_children_cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru) == -1)
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
+/* Notes the exit of the child itself: its status, time and rusage. */
+static void
+exec_exited(struct exec_state *st, int status, const struct rusage *ru)
+{
+	st->res->status = status;
+	st->res->ru = *ru;
+	st->exited = 1;
+	st->exit_ns = exec_clock_ns();
+	st->res->wall_ns = st->exit_ns - st->start_ns;
+}
+
 /*
- * Collects every exited child (waitpid): as PID 1 the runner also inherits
+ * Collects every exited child (wait4): as PID 1 the runner also inherits
  * orphans.
  */
 static void
 exec_collect(struct exec_state *st)
 {
+	struct rusage ru;
 	char drain[64];
 	pid_t pid;
 	int status;
 
 	while (read(exec_chld_pipe[0], drain, sizeof(drain)) > 0)
 		continue;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == st->pid && !st->exited) {
-			st->res->status = status;
-			st->exited = 1;
-			st->exit_ns = exec_clock_ns();
-		}
-	}
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
+		if (pid == st->pid && !st->exited)
+			exec_exited(st, status, &ru);
 }
 
 /*
@@ -195,7 +216,7 @@ exec_read(struct exec_state *st, int which)
 		exec_close(st, which);
 		return 0;
 	}
-	take = output_take(&cap->meter, buf, (size_t)n, &st->budget);
+	take = output_take(&cap->meter, buf, (size_t)n, st->budget);
 	memcpy(cap->data + cap->len, buf, take);
 	cap->len += take;
 	if (take < (size_t)n) {
@@ -255,6 +276,7 @@ exec_spawn(struct exec_state *st, const char *command, char *err,
 			goto cleanup;
 		}
 	}
+	st->start_ns = exec_clock_ns();
 	if ((st->pid = fork()) == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto cleanup;
@@ -283,10 +305,13 @@ cleanup:
 static void
 exec_abort(struct exec_state *st)
 {
+	struct rusage ru;
+	int status;
+
 	exec_kill(st);
 	exec_finish_pipes(st);
-	if (!st->exited && waitpid(st->pid, &st->res->status, 0) == st->pid)
-		st->exited = 1;
+	if (!st->exited && wait4(st->pid, &status, 0, &ru) == st->pid)
+		exec_exited(st, status, &ru);
 	exec_collect_all();
 }
 
@@ -295,13 +320,13 @@ exec_abort(struct exec_state *st)
  * its stdin, until it has exited and its pipes are closed, at most
  * EXEC_DRAIN_NS after it exits and never past deadline_ns (monotonic),
  * when the group is killed; whatever it leaves running is killed and
- * waited for.  Captured output costs at most budget bytes in the result
- * document (see output_take()).  Returns -1 with the reason in err only if
- * the loop itself fails; res is then freed.
+ * waited for.  Captured output costs at most *budget bytes in the result
+ * document (see output_take()), taken from *budget.  Returns -1 with the
+ * reason in err only if the loop itself fails; res is then freed.
  */
 int
 exec_run(const char *command, const char *input, size_t inlen,
-    long long deadline_ns, size_t budget, struct exec_result *res, char *err,
+    long long deadline_ns, size_t *budget, struct exec_result *res, char *err,
     size_t errlen)
 {
 	struct pollfd pfd[EXEC_NFDS + 1];
@@ -322,11 +347,12 @@ exec_run(const char *command, const char *input, size_t inlen,
 	 * Captured bytes never cost less than their number: a sequence is
 	 * charged its length, or a U+FFFD while it is not complete.
 	 */
-	if ((res->out.data = malloc(budget + 1)) == NULL ||
-	    (res->err.data = malloc(budget + 1)) == NULL) {
+	if ((res->out.data = malloc(*budget + 1)) == NULL ||
+	    (res->err.data = malloc(*budget + 1)) == NULL) {
 		snprintf(err, errlen, "capture: %s", strerror(errno));
 		goto fail;
 	}
+	res->cpu_ns = exec_children_cpu_ns();
 	if (exec_spawn(&st, command, err, errlen) == -1)
 		goto fail;
 	if (st.inleft == 0)
@@ -383,6 +409,9 @@ exec_run(const char *command, const char *input, size_t inlen,
 	/* Background processes left in the group go with it, for good. */
 	exec_kill(&st);
 	exec_collect_all();
+	/* Killed with sh before it waited, the program is reaped here: its
+	 * CPU time counts all the same. */
+	res->cpu_ns = exec_children_cpu_ns() - res->cpu_ns;
 	return 0;
 fail:
 	exec_free(res);

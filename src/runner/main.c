@@ -22,15 +22,25 @@
 #define RUNNER_OUTPUT_DEFAULT 102400
 #define RUNNER_OUTPUT_MAX (64LL * 1024 * 1024)
 
+/*
+ * Without the payload's limits or tests, the build and the program share
+ * time_ms, as they always did.  With either, the build has compile_ms
+ * (the image's time limit unless lowered), the program or each test
+ * time_ms, and the whole run at most deadline_ms.
+ */
 struct runner_limits {
-	long long time_ms; /* all commands together */
-	long long output;  /* bytes of the whole result document */
+	long long time_ms;
+	long long compile_ms;
+	long long deadline_ms;
+	long long output; /* bytes of the whole result document */
+	int separate;     /* the payload has limits */
 };
 
 struct payload {
 	struct json_object *root;
 	struct runner_files files;
 	struct runner_plan plan;
+	struct runner_tests tests;
 	const char *input; /* the program's stdin */
 	size_t inlen;
 };
@@ -58,14 +68,66 @@ runner_env(const char *name, long long def, long long min, long long max,
 	return 0;
 }
 
+/*
+ * Lowers *val to the payload's limits.key, if it is there: a positive
+ * integer.  Only runboxd sets it (the client's "limits", checked against
+ * the image's), but whoever sent it, it can only lower what the
+ * environment allows.
+ */
 static int
-runner_limits(struct runner_limits *lim, char *err, size_t errlen)
+runner_lower(struct json_object *limits, const char *key, long long *val,
+    char *err, size_t errlen)
 {
-	if (runner_env("RUNBOX_TIME_LIMIT_MS", RUNNER_TIME_DEFAULT, 1,
-	    RUNNER_TIME_MAX, &lim->time_ms, err, errlen) == -1)
+	struct json_object *v;
+	long long n;
+
+	if (!json_object_object_get_ex(limits, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int) ||
+	    (n = json_object_get_int64(v)) <= 0) {
+		snprintf(err, errlen, "limits.%s: not a positive integer",
+		    key);
 		return -1;
-	return runner_env("RUNBOX_OUTPUT_LIMIT", RUNNER_OUTPUT_DEFAULT,
-	    OUTPUT_RESERVE, RUNNER_OUTPUT_MAX, &lim->output, err, errlen);
+	}
+	if (n < *val)
+		*val = n;
+	return 0;
+}
+
+/* The environment's limits, lowered by the payload's "limits". */
+static int
+runner_limits(const struct payload *p, struct runner_limits *lim, char *err,
+    size_t errlen)
+{
+	struct json_object *limits = NULL;
+
+	if (runner_env("RUNBOX_TIME_LIMIT_MS", RUNNER_TIME_DEFAULT, 1,
+	    RUNNER_TIME_MAX, &lim->time_ms, err, errlen) == -1 ||
+	    runner_env("RUNBOX_RUN_DEADLINE_MS", lim->time_ms, 1,
+	    RUNNER_TIME_MAX, &lim->deadline_ms, err, errlen) == -1 ||
+	    runner_env("RUNBOX_OUTPUT_LIMIT", RUNNER_OUTPUT_DEFAULT,
+	    OUTPUT_RESERVE, RUNNER_OUTPUT_MAX, &lim->output, err, errlen) == -1)
+		return -1;
+	lim->compile_ms = lim->time_ms;
+	json_object_object_get_ex(p->root, "limits", &limits);
+	if ((lim->separate = limits != NULL) == 0)
+		return 0;
+	if (!json_object_is_type(limits, json_type_object)) {
+		snprintf(err, errlen, "limits: not an object");
+		return -1;
+	}
+	if (runner_lower(limits, "execution_time", &lim->time_ms, err,
+	    errlen) == -1 ||
+	    runner_lower(limits, "compile_time", &lim->compile_ms, err,
+	    errlen) == -1 ||
+	    runner_lower(limits, "output_size", &lim->output, err,
+	    errlen) == -1)
+		return -1;
+	if (lim->compile_ms > lim->deadline_ms)
+		lim->compile_ms = lim->deadline_ms;
+	if (lim->output < OUTPUT_RESERVE)
+		lim->output = OUTPUT_RESERVE;
+	return 0;
 }
 
 /*
@@ -273,7 +335,7 @@ runner_commands(struct payload *p, char *err, size_t errlen)
 static int
 runner_payload(struct payload *p, char *err, size_t errlen)
 {
-	struct json_object *files = NULL;
+	struct json_object *files = NULL, *tests = NULL;
 
 	if ((p->root = runner_read(err, errlen)) == NULL)
 		return -1;
@@ -287,49 +349,110 @@ runner_payload(struct payload *p, char *err, size_t errlen)
 	json_object_object_get_ex(p->root, "files", &files);
 	if (files_load(files, &p->files, err, errlen) == -1)
 		return -1;
+	if (json_object_object_get_ex(p->root, "tests", &tests) &&
+	    tests != NULL && tests_load(tests, &p->tests, err, errlen) == -1)
+		return -1;
 	return runner_commands(p, err, errlen);
 }
 
 /*
- * Runs the build commands, then the program, all within the time limit;
- * the first command that fails gives the result, with its error (or "")
- * in err.  Returns -1 with the reason in err if a command could not be run
+ * Runs the build commands, each with what is left of the output budget
+ * (a build that works has its output dropped), until one fails: its
+ * output and error (in err) are then the result's, as a compile_error
+ * unless a limit stopped it.  Returns -1 with the reason in err if a
+ * command could not be run at all.
+ */
+static int
+runner_build(const struct payload *p, long long deadline, long long time_ms,
+    size_t budget, struct runner_result *r, struct exec_result *res,
+    char *err, size_t errlen)
+{
+	struct usage step;
+	long long oom;
+	size_t i, left;
+
+	r->built = p->plan.nbuild > 0;
+	for (i = 0; i < p->plan.nbuild; i++) {
+		left = budget;
+		oom = usage_oom_kills();
+		if (exec_run(p->plan.build[i], "", 0, deadline, &left, res,
+		    err, errlen) == -1)
+			return -1;
+		usage_measure(res, oom, &step);
+		usage_describe(res, &step, time_ms, err, errlen);
+		if (step.verdict == VERDICT_RUNTIME_ERROR ||
+		    step.verdict == VERDICT_KILLED)
+			step.verdict = VERDICT_COMPILE_ERROR;
+		usage_add(&r->build, &step);
+		r->run.memory_peak = step.memory_peak;
+		if (step.verdict != VERDICT_OK) {
+			r->run.verdict = step.verdict;
+			return 0;
+		}
+		exec_free(res);
+	}
+	return 0;
+}
+
+/* When the build must be over, and the whole run, in the monotonic clock. */
+static void
+runner_deadlines(const struct payload *p, const struct runner_limits *lim,
+    long long start, long long *build, long long *whole)
+{
+	long long runs = p->tests.count > 0 ? (long long)p->tests.count : 1;
+	long long ms;
+
+	if (!lim->separate && p->tests.count == 0) {
+		*build = *whole = start + lim->time_ms * 1000000;
+		return;
+	}
+	ms = lim->compile_ms + lim->time_ms * runs;
+	if (ms > lim->deadline_ms)
+		ms = lim->deadline_ms;
+	*whole = start + ms * 1000000;
+	*build = start + lim->compile_ms * 1000000;
+	if (*build > *whole)
+		*build = *whole;
+}
+
+/*
+ * Runs the build commands, then the program once, or once per test; the
+ * first command that fails gives the result, with its error (or "") in
+ * err.  Returns -1 with the reason in err if a command could not be run
  * at all.
  */
 static int
 runner_run(const struct payload *p, const struct runner_limits *lim,
     struct runner_result *r, struct exec_result *res, char *err, size_t errlen)
 {
-	long long start = exec_clock_ns(), deadline;
-	size_t budget, i;
+	long long start = exec_clock_ns(), build, whole, end, oom;
+	size_t budget, reserve;
 	int rc = -1;
 
-	deadline = start + lim->time_ms * 1000000;
-	budget = (size_t)(lim->output - OUTPUT_RESERVE);
-	for (i = 0; i < p->plan.nbuild; i++) {
-		if (exec_run(p->plan.build[i], "", 0, deadline, budget, res,
-		    err, errlen) == -1)
+	runner_deadlines(p, lim, start, &build, &whole);
+	reserve = OUTPUT_RESERVE + p->tests.count * OUTPUT_TEST_RESERVE;
+	budget = (size_t)lim->output > reserve ? (size_t)lim->output -
+	    reserve : 0;
+	if (runner_build(p, build, lim->separate || p->tests.count > 0 ?
+	    lim->compile_ms : lim->time_ms, budget, r, res, err, errlen) == -1)
+		goto done;
+	if (r->run.verdict == VERDICT_OK && p->tests.count > 0) {
+		err[0] = '\0';
+		if (tests_run(&p->tests, p->plan.run, lim->time_ms, whole,
+		    &budget, &r->tests, &r->run, err, errlen) == -1)
 			goto done;
-		exec_describe(res, lim->time_ms, err, errlen);
-		r->verdict = exec_verdict(res);
-		if (r->verdict == VERDICT_RUNTIME_ERROR ||
-		    r->verdict == VERDICT_KILLED)
-			r->verdict = VERDICT_COMPILE_ERROR;
-		if (r->verdict != VERDICT_OK)
-			break;
-		/* Like glot, the output of a build that worked is dropped. */
-		exec_free(res);
-	}
-	if (i == p->plan.nbuild) {
-		if (exec_run(p->plan.run, p->input, p->inlen, deadline, budget,
-		    res, err, errlen) == -1)
+	} else if (r->run.verdict == VERDICT_OK) {
+		end = exec_clock_ns() + lim->time_ms * 1000000;
+		oom = usage_oom_kills();
+		if (exec_run(p->plan.run, p->input, p->inlen, end < whole ?
+		    end : whole, &budget, res, err, errlen) == -1)
 			goto done;
-		exec_describe(res, lim->time_ms, err, errlen);
-		r->verdict = exec_verdict(res);
+		usage_measure(res, oom, &r->run);
+		usage_describe(res, &r->run, lim->time_ms, err, errlen);
 	}
-	r->out = res->out.data;
+	r->out = res->out.data ? res->out.data : "";
 	r->outlen = res->out.len;
-	r->err = res->err.data;
+	r->err = res->err.data ? res->err.data : "";
 	r->errlen = res->err.len;
 	rc = 0;
 done:
@@ -384,16 +507,18 @@ main(void)
 	memset(&r, 0, sizeof(r));
 	r.out = r.err = "";
 	r.error = reason;
+	r.run.exit_code = r.build.exit_code = -1;
+	r.run.memory_peak = r.build.memory_peak = -1;
 	/* The payload comes first: stdin is read to its end whatever fails. */
 	if (runner_payload(&p, reason, sizeof(reason)) == -1 ||
-	    runner_limits(&lim, reason, sizeof(reason)) == -1 ||
+	    runner_limits(&p, &lim, reason, sizeof(reason)) == -1 ||
 	    exec_init(reason, sizeof(reason)) == -1 ||
 	    files_write(&p.files, reason, sizeof(reason)) == -1 ||
 	    runner_run(&p, &lim, &r, &res, reason, sizeof(reason)) == -1) {
 		/* The prefix tells the runner's own failures apart. */
 		snprintf(error, sizeof(error), "runner: %s", reason);
 		r.error = error;
-		r.verdict = VERDICT_RUNNER_ERROR;
+		r.run.verdict = VERDICT_RUNNER_ERROR;
 	}
 	if (runner_print(&r) == -1) {
 		fprintf(stderr, "runbox-runner: cannot print the result: %s\n",
@@ -401,6 +526,8 @@ main(void)
 		return 1;
 	}
 	exec_free(&res);
+	json_object_put(r.tests);
+	tests_free(&p.tests);
 	languages_free(&p.plan);
 	files_free(&p.files);
 	json_object_put(p.root);

@@ -185,7 +185,8 @@ output_utf8(const char *in, size_t len, size_t *outlen)
 	return out;
 }
 
-static int
+/* Adds s[0..len), made valid UTF-8, to obj as key. */
+int
 output_add(struct json_object *obj, const char *key, const char *s,
     size_t len)
 {
@@ -208,6 +209,60 @@ cleanup:
 	return rc;
 }
 
+/* Adds v to obj as key; v is released if that fails (or is NULL). */
+int
+output_put(struct json_object *obj, const char *key, struct json_object *v)
+{
+	if (v == NULL || json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The result of one test: {"stdout", "stderr", "error", "usage"} and
+ * "passed" unless passed is -1 (nothing expected); res NULL for a test
+ * not run.  NULL if memory runs out.
+ */
+struct json_object *
+output_test(const struct exec_result *res, const char *error,
+    const struct usage *u, int passed)
+{
+	struct json_object *obj;
+
+	if ((obj = json_object_new_object()) == NULL)
+		return NULL;
+	if (output_add(obj, "stdout", res ? res->out.data : "",
+	    res ? res->out.len : 0) == -1 ||
+	    output_add(obj, "stderr", res ? res->err.data : "",
+	    res ? res->err.len : 0) == -1 ||
+	    output_add(obj, "error", error, strlen(error)) == -1 ||
+	    output_put(obj, "usage", usage_json(u)) == -1 ||
+	    (passed != -1 && output_put(obj, "passed",
+	    json_object_new_boolean(passed)) == -1)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* The result's "usage": the run's, with the build's under "build". */
+static struct json_object *
+output_usage(const struct runner_result *res)
+{
+	struct json_object *usage;
+
+	if ((usage = usage_json(&res->run)) == NULL)
+		return NULL;
+	if (res->built && output_put(usage, "build",
+	    usage_json(&res->build)) == -1) {
+		json_object_put(usage);
+		return NULL;
+	}
+	return usage;
+}
+
 /*
  * Returns the result as one line of JSON without its newline (malloc'd,
  * length in *len), or NULL if memory runs out.  Every string is made
@@ -216,7 +271,7 @@ cleanup:
 char *
 output_format(const struct runner_result *res, size_t *len)
 {
-	struct json_object *obj, *duration, *usage = NULL;
+	struct json_object *obj;
 	const char *text;
 	char *copy = NULL;
 
@@ -224,22 +279,17 @@ output_format(const struct runner_result *res, size_t *len)
 		return NULL;
 	if (output_add(obj, "stdout", res->out, res->outlen) == -1 ||
 	    output_add(obj, "stderr", res->err, res->errlen) == -1 ||
-	    output_add(obj, "error", res->error, strlen(res->error)) == -1)
+	    output_add(obj, "error", res->error, strlen(res->error)) == -1 ||
+	    output_put(obj, "duration",
+	    json_object_new_int64(res->duration_ns)) == -1 ||
+	    output_put(obj, "usage", output_usage(res)) == -1)
 		goto cleanup;
-	if ((duration = json_object_new_int64(res->duration_ns)) == NULL)
-		goto cleanup;
-	if (json_object_object_add(obj, "duration", duration) != 0) {
-		json_object_put(duration);
-		goto cleanup;
+	if (res->tests != NULL) {
+		json_object_object_foreach(res->tests, key, val) {
+			if (output_put(obj, key, json_object_get(val)) == -1)
+				goto cleanup;
+		}
 	}
-	if ((usage = json_object_new_object()) == NULL ||
-	    json_object_object_add(obj, "usage", usage) != 0) {
-		json_object_put(usage);
-		goto cleanup;
-	}
-	if (output_add(usage, "status", verdict_name(res->verdict),
-	    strlen(verdict_name(res->verdict))) == -1)
-		goto cleanup;
 	if ((text = json_object_to_json_string_length(obj, OUTPUT_JSON_FLAGS,
 	    len)) == NULL)
 		goto cleanup;

@@ -18,6 +18,8 @@ static const char *const verdict_names[VERDICT_MAX] = {
 	[VERDICT_TIME_LIMIT] = "time_limit",
 	[VERDICT_OUTPUT_LIMIT] = "output_limit",
 	[VERDICT_RUNNER_ERROR] = "runner_error",
+	[VERDICT_MEMORY_LIMIT] = "memory_limit",
+	[VERDICT_NOT_RUN] = "not_run",
 };
 
 const char *

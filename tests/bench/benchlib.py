@@ -85,7 +85,7 @@ CONF_DEFAULTS = {
     "limits": {"execution_time": "15s", "output_size": "100K", "memory": "512M",
                "cpus": "1", "pids": "128", "nofile_soft": "128", "nofile_hard": "128",
                "nproc_soft": "0", "nproc_hard": "0", "msgqueue": "800K",
-               "sigpending": "1024"},
+               "sigpending": "1024", "run_deadline": "0"},
     "container": {"uids": "524288-525567", "hostname": "runbox", "network_disabled": "true",
                   "readonly_rootfs": "true", "cap_drop": "ALL", "runtime": "runc",
                   "work_dir": "/home/runbox",
@@ -150,7 +150,10 @@ def create_body(image, labels, config=None, image_section=None):
         "WorkingDir": ct["work_dir"],
         "AttachStdin": True, "OpenStdin": True, "StdinOnce": True, "Tty": False,
         "NetworkDisabled": _bool(ct["network_disabled"]),
+        # run_deadline 0 is execution_time (conf_default_deadline()).
         "Env": ["RUNBOX_TIME_LIMIT_MS=%d" % duration_ms(limits["execution_time"]),
+                "RUNBOX_RUN_DEADLINE_MS=%d" % (duration_ms(limits["run_deadline"]) or
+                                               duration_ms(limits["execution_time"])),
                 "RUNBOX_OUTPUT_LIMIT=%d" % size_bytes(limits["output_size"])],
         "Labels": labels,
         "HostConfig": host,

@@ -91,8 +91,10 @@ fuzz_accepted(const struct conf *c)
 		fuzz_assert(c->images[i].name != NULL);
 		fuzz_assert(c->images[i].name[0] != '\0');
 		fuzz_check_limits(c, &c->images[i].limits);
-		if (c->images[i].limits.execution_time > longest)
-			longest = c->images[i].limits.execution_time;
+		fuzz_assert(c->images[i].limits.execution_time <=
+		    c->images[i].limits.run_deadline);
+		if (c->images[i].limits.run_deadline > longest)
+			longest = c->images[i].limits.run_deadline;
 		/* Every image allowed is the one a client gets by its name. */
 		fuzz_assert(conf_find_image(c, c->images[i].name) ==
 		    &c->images[i]);

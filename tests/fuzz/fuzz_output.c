@@ -173,7 +173,7 @@ fuzz_format(const struct runner_result *res)
 	fuzz_assert(json_object_object_get_ex(root, "usage", &usage));
 	fuzz_assert(json_object_object_get_ex(usage, "status", &v));
 	fuzz_assert(strcmp(json_object_get_string(v),
-	    verdict_name(res->verdict)) == 0);
+	    verdict_name(res->run.verdict)) == 0);
 	fuzz_assert(json_object_object_length(root) == 5);
 	json_object_put(root);
 	free(text);
@@ -191,7 +191,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < FUZZ_HEADER)
 		return 0;
 	memset(&res, 0, sizeof(res));
-	res.verdict = (enum verdict)(data[0] % VERDICT_MAX);
+	res.run.verdict = (enum verdict)(data[0] % VERDICT_MAX);
+	res.run.exit_code = res.run.memory_peak = -1;
 	budget = (size_t)data[1] << 8 | data[2];
 	for (i = 0; i < 8; i++)
 		duration = duration << 8 | data[3 + i];

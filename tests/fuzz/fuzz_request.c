@@ -2,7 +2,7 @@
  * The POST /run body: request_parse_run(), then request_check_payload().
  * Beyond not crashing: a refusal has the right code and a message; what
  * is accepted has the shape api.c relies on; and a payload runboxd
- * accepts reaches the runner as JSON it parses, with files it accepts.
+ * accepts reaches the runner as JSON it parses, with files and tests it accepts.
  */
 #include "config.h"
 
@@ -32,6 +32,7 @@ fuzz_as_runner(json_object *payload)
 {
 	struct json_tokener *tok;
 	struct runner_files files;
+	struct runner_tests tests;
 	json_object *root, *v;
 	char err[RUNNER_ERRLEN];
 	const char *text;
@@ -56,6 +57,11 @@ fuzz_as_runner(json_object *payload)
 	fuzz_assert(files.count <= FILES_MAX);
 	fuzz_assert(files.count >= 1 || fuzz_form(root) != LANGUAGES_DEFAULTS);
 	files_free(&files);
+	/* Tests runboxd takes, the runner takes too. */
+	if (json_object_object_get_ex(root, "tests", &v) && v != NULL) {
+		fuzz_assert(tests_load(v, &tests, err, sizeof(err)) == 0);
+		tests_free(&tests);
+	}
 	json_object_put(root);
 }
 

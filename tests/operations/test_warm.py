@@ -474,8 +474,9 @@ def runner_killed_for_memory_answers_as_in_a_cold_container():
                 for r in (c, w):
                     expect(answer(r)[2] in ("", "Killed\n"), "stderr of an OOM kill", r)
                 expect(answer(c)[:2] + answer(c)[3:] ==
-                       (200, "Killed by signal 9 (KILL)", "killed"),
-                       "cold: the program was killed", c)
+                       (200, "Memory limit exceeded: killed by the OOM killer",
+                        "memory_limit"),
+                       "cold: the program was killed for memory", c)
                 expect(answer(w)[:2] + answer(w)[3:] == answer(c)[:2] + answer(c)[3:],
                        "warm answers as cold: %r, %r" % (w, c))
             else:

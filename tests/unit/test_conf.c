@@ -366,10 +366,32 @@ test_keep_restart_only(void)
 	conf_free(&next);
 }
 
+/* A run's deadline is its image's execution_time unless set. */
+static void
+test_run_deadline(void)
+{
+	struct conf c;
+	char err[1024] = "";
+
+	ok(loads(CONF("run-deadline.ini"), &c, err, sizeof(err)) == 0,
+	    "run-deadline.ini loads (%s)", err);
+	ok(c.images[0].limits.run_deadline == 5000 &&
+	    c.images[0].limits.tests_max == 32 &&
+	    c.images[0].limits.tests_stdin_size == 1 << 20,
+	    "unset, run_deadline is execution_time; tests take the defaults");
+	ok(c.images[1].limits.run_deadline == 30000 &&
+	    c.images[1].limits.tests_max == 4, "an image's own are read");
+	ok(c.max_run_time == 30000, "workers get the longest run_deadline");
+	conf_free(&c);
+	fails_with(CONF("run-deadline-short.ini"),
+	    "[image.a] execution_time: above run_deadline");
+}
+
 int
 main(void)
 {
 	test_number();
+	test_run_deadline();
 	test_hostport();
 	test_units();
 	test_good();

@@ -418,10 +418,120 @@ test_image_grammar(void)
 	    "an image with upper case");
 }
 
+/* Checks body's limits and tests against cap; "ok" or the error's code. */
+static const char *
+limits_code(const char *body, const struct limits *cap,
+    struct run_limits *rl)
+{
+	struct run_request r;
+	struct error e;
+	const char *code = "ok";
+
+	memset(&e, 0, sizeof(e));
+	if (request_parse_run(body, strlen(body), &r, &e) == -1)
+		return error_name(e.code);
+	if (request_check_payload(r.payload, &e) == -1 ||
+	    request_check_limits(&r, cap, rl, &e) == -1)
+		code = error_name(e.code);
+	request_free(&r);
+	return code;
+}
+
+#define WITH(limits, tests) "{\"image\":\"a\",\"payload\":{\"command\":" \
+	"\"x\",\"files\":[]" tests "}" limits "}"
+
+static void
+test_limits(void)
+{
+	struct limits cap = { .execution_time = 10000, .output_size = 65536,
+	    .memory = 256LL << 20, .pids = 64, .run_deadline = 30000,
+	    .tests_max = 2, .tests_stdin_size = 4 };
+	struct run_limits rl;
+
+	ok(strcmp(limits_code(WITH("", ""), &cap, &rl), "ok") == 0 &&
+	    !rl.given && rl.l.execution_time == 10000 &&
+	    rl.compile_time == 10000 && rl.tests == 0,
+	    "without limits, the image's");
+	ok(strcmp(limits_code(WITH(",\"limits\":{\"execution_time\":\"200ms\","
+	    "\"memory\":\"64M\",\"pids\":8,\"compile_time\":3000}", ""),
+	    &cap, &rl), "ok") == 0 && rl.given &&
+	    rl.l.execution_time == 200 && rl.l.memory == 64LL << 20 &&
+	    rl.l.pids == 8 && rl.compile_time == 3000 &&
+	    rl.l.output_size == 65536, "lower limits are taken, in units");
+	ok(strcmp(limits_code(WITH(",\"limits\":{\"memory\":\"1G\"}", ""),
+	    &cap, &rl), "request.limits") == 0, "over the cap: refused");
+	ok(strcmp(limits_code(WITH(",\"limits\":{\"pids\":7}", ""), &cap,
+	    &rl), "request.limits") == 0, "under the minimum: refused");
+	ok(strcmp(limits_code(WITH(",\"limits\":{\"execution_time\":\"2\"}",
+	    ""), &cap, &rl), "request.limits") == 0,
+	    "a time without its unit: refused");
+	ok(strcmp(limits_code(WITH(",\"limits\":{\"execution_time\":1.5}",
+	    ""), &cap, &rl), "request.limits") == 0, "a float: refused");
+	ok(strcmp(limits_code(WITH(",\"limits\":{\"cpus\":1}", ""), &cap,
+	    &rl), "request.limits") == 0, "an unknown limit: refused");
+	ok(strcmp(limits_code(WITH(",\"limits\":[]", ""), &cap, &rl),
+	    "request.limits") == 0, "limits not an object: refused");
+	ok(strcmp(limits_code(WITH("", ",\"tests\":[{\"stdin\":\"ab\"},"
+	    "{\"stdin\":\"cd\",\"expected_stdout\":\"x\"}]"), &cap, &rl),
+	    "ok") == 0 && rl.tests == 2, "tests within the caps");
+	ok(strcmp(limits_code(WITH("", ",\"tests\":[{},{},{}]"), &cap, &rl),
+	    "request.payload") == 0, "more tests than tests_max: refused");
+	ok(strcmp(limits_code(WITH("", ",\"tests\":[{\"stdin\":\"abcde\"}]"),
+	    &cap, &rl), "request.payload") == 0,
+	    "more test stdin than tests_stdin_size: refused");
+	ok(strcmp(limits_code(WITH("", ",\"tests\":[]"), &cap, &rl),
+	    "request.payload") == 0, "no tests at all: refused");
+	ok(strcmp(limits_code(WITH("", ",\"tests\":[{\"stdin\":1}]"), &cap,
+	    &rl), "request.payload") == 0, "a test's stdin not a string");
+}
+
+/* The runner's payload.limits: the service's, never the client's. */
+static void
+test_set_limits(void)
+{
+	static const char *const bodies[] = {
+	    "{\"image\":\"a\",\"payload\":{\"command\":\"x\",\"files\":[],"
+	    "\"limits\":{\"execution_time\":1}}}",
+	    "{\"image\":\"a\",\"payload\":{\"command\":\"x\",\"files\":[],"
+	    "\"limits\":{\"execution_time\":1}},\"limits\":{\"compile_time\":"
+	    "\"3s\"}}",
+	};
+	static const char *const want[] = {
+	    "{\"command\":\"x\",\"files\":[]}",
+	    "{\"command\":\"x\",\"files\":[],\"limits\":{\"execution_time\":"
+	    "10000,\"compile_time\":3000,\"output_size\":65536}}",
+	};
+	struct limits cap = { .execution_time = 10000, .output_size = 65536,
+	    .memory = 256LL << 20, .pids = 64, .run_deadline = 30000 };
+	struct run_limits rl;
+	struct run_request r;
+	struct error e;
+	const char *text;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (request_parse_run(bodies[i], strlen(bodies[i]), &r, &e) == -1 ||
+		    request_check_limits(&r, &cap, &rl, &e) == -1 ||
+		    request_set_limits(&r, &rl, &e) == -1) {
+			ok(0, "body %zu is taken (%s)", i, e.message);
+			continue;
+		}
+		text = json_object_to_json_string_ext(r.payload,
+		    JSON_C_TO_STRING_PLAIN);
+		ok(strcmp(text, want[i]) == 0, "%s (%s)", i == 0 ?
+		    "without limits, the client's payload.limits is dropped" :
+		    "with limits, payload.limits is the run's, in ms and bytes",
+		    text);
+		request_free(&r);
+	}
+}
+
 int
 main(void)
 {
 	test_envelope();
+	test_limits();
+	test_set_limits();
 	test_image_grammar();
 	test_payload();
 	test_messages();

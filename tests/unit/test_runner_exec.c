@@ -27,12 +27,13 @@ collect_pid1(const char *command)
 {
 	char err[RUNNER_ERRLEN];
 	struct exec_result res;
+	size_t budget = 65536;
 	int rc;
 
 	if (getpid() != 1)
 		return REAP_NOT_PID1;
 	if (exec_init(err, sizeof(err)) == -1 ||
-	    exec_run(command, "", 0, exec_clock_ns() + 10000000000LL, 65536,
+	    exec_run(command, "", 0, exec_clock_ns() + 10000000000LL, &budget,
 	    &res, err, sizeof(err)) == -1)
 		return REAP_RUN;
 	rc = REAP_OK;

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,8 +232,11 @@ test_take_exact(void)
 static void
 test_format(void)
 {
-	struct runner_result r = { "a\0b / \"q\"\n", 10, "e\xFF", 2,
-	    "Exit code: 1", VERDICT_RUNTIME_ERROR, 1234567890123LL };
+	struct runner_result r = { .out = "a\0b / \"q\"\n", .outlen = 10,
+	    .err = "e\xFF", .errlen = 2, .error = "Exit code: 1",
+	    .duration_ns = 1234567890123LL,
+	    .run = { .verdict = VERDICT_RUNTIME_ERROR, .exit_code = 1,
+	    .memory_peak = -1 } };
 	struct json_object *root = NULL, *v;
 	size_t len;
 	char *text;
@@ -307,7 +311,15 @@ test_fits(void)
 	r.err = err;
 	r.errlen = fill(err, limit, &budget);
 	r.error = error;
-	r.verdict = VERDICT_COMPILE_ERROR; /* the longest name */
+	/* The longest of every field of the usage, and a build's too. */
+	r.run.verdict = VERDICT_COMPILE_ERROR;
+	r.run.exit_code = 255;
+	r.run.signal = SIGSTKFLT;
+	r.run.wall_ns = r.run.cpu_ns = LLONG_MAX;
+	r.run.max_rss = r.run.memory_peak = LLONG_MAX;
+	r.build = r.run;
+	r.built = 1;
+	r.tests = NULL;
 	r.duration_ns = LLONG_MIN;
 	text = output_format(&r, &len);
 	ok(text != NULL && budget == 0,
@@ -322,15 +334,16 @@ cleanup:
 }
 
 /*
- * 50 000 "é" (100 000 bytes of UTF-8) under a 100 KiB limit, read in
+ * 50 000 "é" (100 000 bytes of UTF-8) under a 102 KiB limit, read in
  * chunks of an odd size so that sequences are split, come back whole.
  */
 static void
 test_fits_utf8(void)
 {
-	const size_t limit = 102400, len = 100000, chunk = 65535;
+	const size_t limit = 104448, len = 100000, chunk = 65535;
 	size_t budget = limit - OUTPUT_RESERVE, off, n, took = 0, doclen = 0;
-	struct runner_result r = { NULL, 0, "", 0, "", VERDICT_OK, 1 };
+	struct runner_result r = { .err = "", .error = "", .duration_ns = 1,
+	    .run = { .exit_code = 0, .memory_peak = -1 } };
 	struct json_object *root = NULL, *v;
 	struct output_meter m = { 0 };
 	char *out, *text = NULL;
