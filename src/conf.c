@@ -7,7 +7,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +114,7 @@ static const struct conf_key conf_keys[] = {
 	{ "docker", "connect_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
 	    C(docker_connect_timeout), RELOAD },
 
-	{ "container", "user", CONF_STRING, 1, 64, "1000:1000", C(user),
+	{ "container", "uids", CONF_STRING, 3, 64, "524288-525567", C(uids),
 	    RELOAD },
 	{ "container", "hostname", CONF_STRING, 1, 63, "runbox", C(hostname),
 	    RELOAD },
@@ -155,6 +157,10 @@ static const struct conf_key conf_keys[] = {
 	    RELOAD },
 	{ "limits", "nproc_hard", CONF_INT, 0, 1048576, "0", L(nproc_hard),
 	    RELOAD },
+	{ "limits", "msgqueue", CONF_SIZE, 0, GIB, "800K", L(msgqueue),
+	    RELOAD },
+	{ "limits", "sigpending", CONF_INT, 0, 1048576, "1024", L(sigpending),
+	    RELOAD },
 	/* 0: execution_time, set by conf_check(). */
 	{ "limits", "run_deadline", CONF_DURATION, 0, 3600 * 1000, "0",
 	    L(run_deadline), RELOAD },
@@ -167,6 +173,8 @@ static const struct conf_key conf_keys[] = {
 	{ "image", "name", CONF_STRING, 1, 255, NULL, I(name), RELOAD },
 	{ "image", "language", CONF_STRING, 1, 255, NULL, I(language), RELOAD },
 	{ "image", "warm", CONF_INT, 0, 64, NULL, I(warm), RELOAD },
+	/* NULL until the section is read: then [container]'s. */
+	{ "image", "runtime", CONF_STRING, 1, 64, NULL, I(runtime), RELOAD },
 	/* Split into im->aliases once the section is read. */
 	{ "image", "aliases", CONF_STRING, 1, 65536, NULL, I(alias_list),
 	    RELOAD },
@@ -180,6 +188,15 @@ static const struct conf_alias {
 } conf_aliases[] = {
 	/* It only ever bounded connecting, never a write. */
 	{ "docker", "write_timeout", "connect_timeout" },
+};
+
+/* Keys that no longer mean anything: read, ignored, with a warning. */
+static const struct conf_retired {
+	const char *section;
+	const char *name;
+	const char *why;
+} conf_retired[] = {
+	{ "container", "user", "every run has a uid of its own, from uids" },
 };
 
 /* Limits one of which may not exceed the other, in [limits] and images. */
@@ -520,13 +537,21 @@ conf_load_key(struct conf *c, dictionary *d, ssize_t i, const char *section,
 	const char *value = d->val[i] ? d->val[i] : "";
 	const struct conf_key *k;
 	char why[256], entry[256];
+	size_t j;
 	int former;
 
+	for (j = 0; j < sizeof(conf_retired) / sizeof(conf_retired[0]); j++)
+		if (strcmp(conf_retired[j].section, section) == 0 &&
+		    strcmp(conf_retired[j].name, name) == 0) {
+			log_warnx("%s: [%s] %s is ignored: %s", c->path,
+			    section, name, conf_retired[j].why);
+			return 0;
+		}
 	if ((k = conf_find_key(section, name, &former)) == NULL)
 		return conf_fail(err, errlen, "%s: [%s] %s: unknown key%s",
 		    c->path, section, name, conf_is_image(section) ?
-		    " (an image section takes name, aliases, language, warm "
-		    "and the keys of [limits])" : "");
+		    " (an image section takes name, aliases, language, warm, "
+		    "runtime and the keys of [limits])" : "");
 	if (former) {
 		snprintf(entry, sizeof(entry), "%s:%s", section, k->name);
 		if (iniparser_find_entry(d, entry))
@@ -609,7 +634,8 @@ conf_load_image(struct conf *c, dictionary *d, const char *section,
 	if (im->name == NULL)
 		return conf_fail(err, errlen, "%s: [%s] name: missing",
 		    c->path, section);
-	if (im->language == NULL && (im->language = strdup(ikey)) == NULL)
+	if ((im->language == NULL && (im->language = strdup(ikey)) == NULL) ||
+	    (im->runtime == NULL && (im->runtime = strdup(c->runtime)) == NULL))
 		return conf_fail(err, errlen, "%s: out of memory", c->path);
 	if (im->alias_list != NULL)
 		return conf_split_aliases(c, section, im, err, errlen);
@@ -713,25 +739,115 @@ conf_read_token(struct conf *c, char *err, size_t errlen)
 }
 
 /*
- * The user is numeric because the work dir's tmpfs must be mounted owned by
- * it (Docker mounts tmpfs as root otherwise), and the service cannot look
- * names up inside an image.
+ * [container] uids, "FIRST-LAST": every live container runs as a uid of its
+ * own (run_uid()), so that what the kernel counts per uid (processes,
+ * message queues, inotify instances, queued signals) is one run's alone.
+ * The range holds RUN_UIDS, never 0.
  */
 static int
-conf_parse_user(struct conf *c, char *err, size_t errlen)
+conf_parse_uids(struct conf *c, char *err, size_t errlen)
 {
-	const char *s = c->user;
+	const char *s = c->uids;
 
-	if (conf_parse_digits(&s, &c->uid) == -1 || c->uid > 2147483647LL ||
-	    (*s == ':' && (s++, conf_parse_digits(&s, &c->gid) == -1 ||
-	    c->gid > 2147483647LL)) || *s != '\0')
-		return conf_fail(err, errlen, "%s: [container] user: '%s': "
-		    "expected UID or UID:GID (numbers)", c->path, c->user);
-	if (strchr(c->user, ':') == NULL)
-		c->gid = c->uid;
-	if (c->uid == 0)
-		return conf_fail(err, errlen, "%s: [container] user: code must "
+	if (conf_parse_digits(&s, &c->uid_first) == -1 || *s++ != '-' ||
+	    conf_parse_digits(&s, &c->uid_last) == -1 || *s != '\0' ||
+	    c->uid_last > 2147483647LL || c->uid_first > c->uid_last)
+		return conf_fail(err, errlen, "%s: [container] uids: '%s': "
+		    "expected FIRST-LAST (numbers, FIRST at most LAST)",
+		    c->path, c->uids);
+	if (c->uid_first == 0)
+		return conf_fail(err, errlen, "%s: [container] uids: code must "
 		    "not run as root in the container", c->path);
+	if (c->uid_last - c->uid_first + 1 < RUN_UIDS)
+		return conf_fail(err, errlen, "%s: [container] uids: '%s' holds "
+		    "%lld uids, fewer than the %d containers that can be live "
+		    "at once (worker and warm slots)", c->path, c->uids,
+		    c->uid_last - c->uid_first + 1, RUN_UIDS);
+	return 0;
+}
+
+/* Whether [first, last] overlaps the uids range of c. */
+static int
+conf_in_uids(const struct conf *c, long long first, long long last)
+{
+	return first <= c->uid_last && last >= c->uid_first;
+}
+
+/*
+ * A range of /etc/subuid or /etc/subgid ("NAME:FIRST:COUNT" lines) that
+ * overlaps the uids: its owner in who; 1 if there is one.
+ */
+static int
+conf_sub_owner(const struct conf *c, const char *path, char *who,
+    size_t wholen)
+{
+	char line[512], *colon;
+	long long first, count;
+	const char *s;
+	FILE *f;
+	int found = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if ((colon = strchr(line, ':')) == NULL)
+			continue;
+		*colon = '\0';
+		s = colon + 1;
+		if (conf_parse_digits(&s, &first) == -1 || *s++ != ':' ||
+		    conf_parse_digits(&s, &count) == -1 || count == 0)
+			continue;
+		if (conf_in_uids(c, first, first + count - 1)) {
+			snprintf(who, wholen, "%.64s (%s)", line, path);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * No host user or group may own a uid of the range (nor have it
+ * delegated, for user namespaces): a run would count against that user's
+ * limits and own its files.
+ */
+static int
+conf_check_uids_free(const struct conf *c, char *err, size_t errlen)
+{
+	char who[300] = "";
+	struct passwd *pw;
+	struct group *gr;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL && who[0] == '\0')
+		if (conf_in_uids(c, pw->pw_uid, pw->pw_uid))
+			snprintf(who, sizeof(who), "user %s (uid %lu)",
+			    pw->pw_name, (unsigned long)pw->pw_uid);
+	endpwent();
+	setgrent();
+	while (who[0] == '\0' && (gr = getgrent()) != NULL)
+		if (conf_in_uids(c, gr->gr_gid, gr->gr_gid))
+			snprintf(who, sizeof(who), "group %s (gid %lu)",
+			    gr->gr_name, (unsigned long)gr->gr_gid);
+	endgrent();
+	if (who[0] != '\0' ||
+	    conf_sub_owner(c, "/etc/subuid", who, sizeof(who)) ||
+	    conf_sub_owner(c, "/etc/subgid", who, sizeof(who)))
+		return conf_fail(err, errlen, "%s: [container] uids: '%s' "
+		    "holds an id of the host's %s", c->path, c->uids, who);
+	return 0;
+}
+
+/* A runtime name as dockerd's configuration names them. */
+static int
+conf_check_runtime(const struct conf *c, const char *section,
+    const char *runtime, char *err, size_t errlen)
+{
+	if (strspn(runtime, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(runtime))
+		return conf_fail(err, errlen, "%s: [%s] runtime: '%s': "
+		    "letters, digits, '_', '.' and '-' only", c->path, section,
+		    runtime);
 	return 0;
 }
 
@@ -853,7 +969,9 @@ conf_check(struct conf *c, char *err, size_t errlen)
 	size_t i;
 	int port;
 
-	if (conf_parse_user(c, err, errlen) == -1)
+	if (conf_parse_uids(c, err, errlen) == -1 ||
+	    conf_check_uids_free(c, err, errlen) == -1 ||
+	    conf_check_runtime(c, "container", c->runtime, err, errlen) == -1)
 		return -1;
 
 	if (c->access_token != NULL && c->access_token_file != NULL)
@@ -908,7 +1026,8 @@ conf_check(struct conf *c, char *err, size_t errlen)
 		    c->images[i].key);
 		conf_default_deadline(&c->images[i].limits);
 		if (conf_check_limits(c, section, &c->images[i].limits, err,
-		    errlen) == -1)
+		    errlen) == -1 || conf_check_runtime(c, section,
+		    c->images[i].runtime, err, errlen) == -1)
 			return -1;
 		/* A run with limits or tests may take its whole deadline. */
 		if (c->images[i].limits.run_deadline > c->max_run_time)

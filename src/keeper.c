@@ -92,7 +92,8 @@ keeper_fill(struct keeper *k, struct keeper_image *ki)
 	if ((slot = pool_reserve(ki->fingerprint,
 	    strtoull(nonce, NULL, 16))) == -1)
 		return -1;
-	if (run_prepare(&k->docker, k->conf, ki->im, nonce, id, &e) == 0) {
+	if (run_prepare(&k->docker, k->conf, ki->im, slot, nonce, id,
+	    &e) == 0) {
 		pool_ready(slot, id, util_now_ms());
 		if (ki->backoff > 0)
 			log_info("image %s: warm containers are made again",

@@ -92,8 +92,9 @@ run_add_ulimit(json_object *ulimits, const char *name, long long soft,
 }
 
 static json_object *
-run_host_config(const struct conf *c, const struct limits *l)
+run_host_config(const struct conf *c, const struct image *im, long long uid)
 {
+	const struct limits *l = &im->limits;
 	json_object *hc = json_object_new_object(), *a, *o, *lc;
 	char *caps, *cap, *save = NULL, size[32], work[320];
 
@@ -106,6 +107,8 @@ run_host_config(const struct conf *c, const struct limits *l)
 	run_add_ulimit(a, "nofile", l->nofile_soft, l->nofile_hard);
 	if (l->nproc_hard > 0)
 		run_add_ulimit(a, "nproc", l->nproc_soft, l->nproc_hard);
+	run_add_ulimit(a, "msgqueue", l->msgqueue, l->msgqueue);
+	run_add_ulimit(a, "sigpending", l->sigpending, l->sigpending);
 	json_object_object_add(hc, "Ulimits", a);
 	a = json_object_new_array();
 	if ((caps = strdup(c->cap_drop)) != NULL) {
@@ -122,7 +125,7 @@ run_host_config(const struct conf *c, const struct limits *l)
 	    json_object_new_boolean(c->readonly_rootfs));
 	o = json_object_new_object();
 	snprintf(work, sizeof(work), "%s,uid=%lld,gid=%lld",
-	    c->work_dir_options, c->uid, c->gid);
+	    c->work_dir_options, uid, uid);
 	json_object_object_add(o, c->work_dir, json_object_new_string(work));
 	json_object_object_add(o, c->tmp_dir,
 	    json_object_new_string(c->tmp_dir_options));
@@ -130,7 +133,7 @@ run_host_config(const struct conf *c, const struct limits *l)
 	if (c->network_disabled)
 		json_object_object_add(hc, "NetworkMode",
 		    json_object_new_string("none"));
-	json_object_object_add(hc, "Runtime", json_object_new_string(c->runtime));
+	json_object_object_add(hc, "Runtime", json_object_new_string(im->runtime));
 	lc = json_object_new_object();
 	json_object_object_add(lc, "Type", json_object_new_string("json-file"));
 	o = json_object_new_object();
@@ -143,21 +146,36 @@ run_host_config(const struct conf *c, const struct limits *l)
 }
 
 /*
+ * The uid (and gid) of the containers made from slot: a worker's
+ * scoreboard slot for its cold runs, a pool slot for a warm container.
+ * A slot holds one live container at a time, so no two share a uid, and
+ * nothing is allocated or freed.
+ */
+long long
+run_uid(const struct conf *c, int warm, size_t slot)
+{
+	return c->uid_first + (warm ? SCOREBOARD_SLOTS : 0) + (long long)slot;
+}
+
+/*
  * The body of POST /containers/create; the caller frees it.  The labels
  * name the request (or the warm slot's nonce) and the creating process;
- * without a request_id there are none of these (for the fingerprint).
+ * without a request_id there are none of these, and uid is a placeholder
+ * for the slot's: that body is the fingerprint's, the same for every
+ * slot.
  */
 char *
 run_create_body(const struct conf *c, const struct image *im,
-    const char *request_id, int warm)
+    const char *request_id, int warm, long long uid)
 {
 	json_object *root = json_object_new_object(), *env, *labels;
-	char *body, worker[24];
+	char *body, worker[24], user[48];
 
 	json_object_object_add(root, "Image", json_object_new_string(im->name));
 	json_object_object_add(root, "Hostname",
 	    json_object_new_string(c->hostname));
-	json_object_object_add(root, "User", json_object_new_string(c->user));
+	snprintf(user, sizeof(user), "%lld:%lld", uid, uid);
+	json_object_object_add(root, "User", json_object_new_string(user));
 	json_object_object_add(root, "WorkingDir",
 	    json_object_new_string(c->work_dir));
 	json_object_object_add(root, "AttachStdin", json_object_new_boolean(1));
@@ -188,7 +206,7 @@ run_create_body(const struct conf *c, const struct image *im,
 		    json_object_new_string("1"));
 	json_object_object_add(root, "Labels", labels);
 	json_object_object_add(root, "HostConfig",
-	    run_host_config(c, &im->limits));
+	    run_host_config(c, im, uid));
 	body = strdup(json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
@@ -272,11 +290,13 @@ run_start_container(struct docker *d, const char *id, struct error *e)
 	return rc;
 }
 
-/* The fingerprint of the containers run_start() would make for im. */
+/* The fingerprint of the containers run_start() would make for im, from
+ * a body without labels and with the first uid in place of a slot's: a
+ * reload that moves the range replaces the warm containers. */
 static unsigned long long
 run_fingerprint(const struct conf *c, const struct image *im)
 {
-	char *body = run_create_body(c, im, NULL, 0);
+	char *body = run_create_body(c, im, NULL, 0, c->uid_first);
 	unsigned long long h;
 
 	if (body == NULL)
@@ -300,20 +320,21 @@ run_fingerprint_images(struct conf *c)
 }
 
 /*
- * Make a warm container for im: created with the slot's nonce as its
- * request label, and started, its runner waiting on stdin with nobody
- * attached yet.  On return id is set whenever a container exists, even on
- * failure: the caller removes it.
+ * Make a warm container for im in pool slot: created with the slot's
+ * nonce as its request label and the slot's uid, and started, its runner
+ * waiting on stdin with nobody attached yet.  On return id is set
+ * whenever a container exists, even on failure: the caller removes it.
  */
 int
 run_prepare(struct docker *d, const struct conf *c, const struct image *im,
-    const char *nonce, char *id, struct error *e)
+    int slot, const char *nonce, char *id, struct error *e)
 {
 	char *body;
 	int rc;
 
 	id[0] = '\0';
-	if ((body = run_create_body(c, im, nonce, 1)) == NULL) {
+	if ((body = run_create_body(c, im, nonce, 1,
+	    run_uid(c, 1, (size_t)slot))) == NULL) {
 		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
 	}
@@ -363,7 +384,7 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 	r->pool_slot = -1;
 	if (im->warm > 0 && run_claim(d, c, im, r) == 0)
 		return 0;
-	if ((body = run_create_body(c, im, r->request_id, 0)) == NULL) {
+	if ((body = run_create_body(c, im, r->request_id, 0, r->uid)) == NULL) {
 		error_set(e, ERROR_SERVER_MEMORY, "out of memory");
 		return -1;
 	}

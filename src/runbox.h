@@ -56,6 +56,8 @@ struct limits {
 	long long nofile_hard;
 	long long nproc_soft;     /* per-uid rlimit; 0 = unset */
 	long long nproc_hard;
+	long long msgqueue;       /* per-uid rlimit, bytes of POSIX queues */
+	long long sigpending;     /* per-uid rlimit, queued signals */
 	long long run_deadline;   /* ms, a run with limits or tests at most */
 	long long tests_max;      /* tests of a payload; 0: none allowed */
 	long long tests_stdin_size; /* bytes of all their stdin */
@@ -69,6 +71,7 @@ struct image {
 	char **aliases;   /* other names clients may send for it */
 	size_t naliases;
 	long long warm; /* containers kept ready; 0: none */
+	char *runtime;  /* OCI runtime; defaults to [container]'s */
 	unsigned long long fingerprint; /* of its containers' create body */
 	struct limits limits;
 };
@@ -105,9 +108,9 @@ struct conf {
 	long long docker_read_timeout;    /* ms */
 	long long docker_connect_timeout; /* ms */
 	/* [container] */
-	char *user; /* "UID[:GID]" */
-	long long uid;
-	long long gid;
+	char *uids; /* "FIRST-LAST": each live container has one of its own */
+	long long uid_first;
+	long long uid_last;
 	char *hostname;
 	int network_disabled;
 	int readonly_rootfs;
@@ -189,6 +192,7 @@ void scoreboard_set_pid(struct scoreboard_slot *s, pid_t pid);
 void scoreboard_release(struct scoreboard_slot *s);
 int scoreboard_slot_view(size_t i, struct scoreboard_view *v);
 struct scoreboard_slot *scoreboard_find(pid_t pid, struct scoreboard_view *v);
+size_t scoreboard_index(const struct scoreboard_slot *s);
 void scoreboard_busy(struct scoreboard_slot *s, long long deadline,
     const char *request_id);
 void scoreboard_idle(struct scoreboard_slot *s);
@@ -345,11 +349,14 @@ json_object *images_list(const struct conf *c, struct docker *d);
 
 /* run.c */
 #define RUN_ID_SIZE 72
+/* The uids [container] uids must hold: one per worker and warm slot. */
+#define RUN_UIDS (SCOREBOARD_SLOTS + POOL_SLOTS)
 struct run {
 	char id[RUN_ID_SIZE];
 	char request_id[40];
 	int attach_fd; /* the attach connection: stdin in, output back */
 	int pool_slot; /* the warm slot claimed, or -1 */
+	long long uid; /* of a cold run's container: run_uid() */
 	long long deadline;
 };
 long long run_budget(const struct conf *c);
@@ -361,11 +368,12 @@ int run_finish(struct docker *d, const struct image *im, struct run *r,
     enum outcome *outcome, struct error *e);
 void run_remove(struct docker *d, const struct conf *c, struct run *r);
 enum outcome run_outcome(json_object *result);
+long long run_uid(const struct conf *c, int warm, size_t slot);
 char *run_create_body(const struct conf *c, const struct image *im,
-    const char *request_id, int warm);
+    const char *request_id, int warm, long long uid);
 void run_fingerprint_images(struct conf *c);
 int run_prepare(struct docker *d, const struct conf *c, const struct image *im,
-    const char *nonce, char *id, struct error *e);
+    int slot, const char *nonce, char *id, struct error *e);
 
 /* pool.c: warm containers, shared by every process */
 #define POOL_SLOTS 256

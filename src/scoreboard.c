@@ -155,6 +155,14 @@ scoreboard_find(pid_t pid, struct scoreboard_view *v)
 	return NULL;
 }
 
+/* The index of slot s, below SCOREBOARD_SLOTS: what a worker's uid
+ * derives from (run_uid()). */
+size_t
+scoreboard_index(const struct scoreboard_slot *s)
+{
+	return (size_t)(s - board->slots);
+}
+
 /* Request ids are 16 hex digits: one word, read and written whole. */
 static unsigned long long
 scoreboard_request(const char *request_id)

@@ -122,6 +122,7 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 	memset(&run, 0, sizeof(run));
 	run.attach_fd = -1;
 	run.pool_slot = -1;
+	run.uid = run_uid(c, 0, scoreboard_index(slot));
 	ctx.conf = c;
 	ctx.docker = docker;
 	ctx.req = req;

@@ -84,8 +84,9 @@ def cpus_nano(text):
 CONF_DEFAULTS = {
     "limits": {"execution_time": "15s", "output_size": "100K", "memory": "512M",
                "cpus": "1", "pids": "128", "nofile_soft": "128", "nofile_hard": "128",
-               "nproc_soft": "0", "nproc_hard": "0"},
-    "container": {"user": "1000:1000", "hostname": "runbox", "network_disabled": "true",
+               "nproc_soft": "0", "nproc_hard": "0", "msgqueue": "800K",
+               "sigpending": "1024", "run_deadline": "0"},
+    "container": {"uids": "524288-525567", "hostname": "runbox", "network_disabled": "true",
                   "readonly_rootfs": "true", "cap_drop": "ALL", "runtime": "runc",
                   "work_dir": "/home/runbox",
                   "work_dir_options": "rw,exec,nosuid,nodev,size=131072k",
@@ -104,7 +105,9 @@ def create_body(image, labels, config=None, image_section=None):
     builds it: the same keys in the same order, from an INI given as a dict
     of sections ({"limits": {...}, "container": {...}, "image.x": {...}});
     what it does not set is src/conf.c's default.  labels replace the
-    request's own (runbox.service, .instance, .request, .worker)."""
+    request's own (runbox.service, .instance, .request, .worker).  The uid
+    is the last of [container] uids: runboxd gives a container its slot's
+    (run_uid()), and uses the last only in the last warm slot."""
     config = config or {}
     limits = dict(CONF_DEFAULTS["limits"])
     limits.update({k: v for k, v in config.get("limits", {}).items() if v is not None})
@@ -113,13 +116,19 @@ def create_body(image, labels, config=None, image_section=None):
                        if k in limits and v is not None})
     ct = dict(CONF_DEFAULTS["container"])
     ct.update({k: v for k, v in config.get("container", {}).items() if v is not None})
-    uid, _, gid = ct["user"].partition(":")
-    gid = gid or uid
+    uid = gid = int(ct["uids"].split("-")[1])
+    runtime = ct["runtime"]
+    if image_section:
+        runtime = config.get(image_section, {}).get("runtime") or runtime
     ulimits = [{"Name": "nofile", "Soft": int(limits["nofile_soft"]),
                 "Hard": int(limits["nofile_hard"])}]
     if int(limits["nproc_hard"]) > 0:
         ulimits.append({"Name": "nproc", "Soft": int(limits["nproc_soft"]),
                         "Hard": int(limits["nproc_hard"])})
+    ulimits.append({"Name": "msgqueue", "Soft": size_bytes(limits["msgqueue"]),
+                    "Hard": size_bytes(limits["msgqueue"])})
+    ulimits.append({"Name": "sigpending", "Soft": int(limits["sigpending"]),
+                    "Hard": int(limits["sigpending"])})
     memory = size_bytes(limits["memory"])
     host = {
         "Memory": memory, "MemorySwap": memory, "NanoCpus": cpus_nano(limits["cpus"]),
@@ -132,16 +141,19 @@ def create_body(image, labels, config=None, image_section=None):
     }
     if _bool(ct["network_disabled"]):
         host["NetworkMode"] = "none"
-    host["Runtime"] = ct["runtime"]
+    host["Runtime"] = runtime
     host["LogConfig"] = {"Type": "json-file",
                          "Config": {"max-size": str(size_bytes(ct["log_max_size"])),
                                     "max-file": "1"}}
     return {
-        "Image": image, "Hostname": ct["hostname"], "User": ct["user"],
+        "Image": image, "Hostname": ct["hostname"], "User": "%d:%d" % (uid, gid),
         "WorkingDir": ct["work_dir"],
         "AttachStdin": True, "OpenStdin": True, "StdinOnce": True, "Tty": False,
         "NetworkDisabled": _bool(ct["network_disabled"]),
+        # run_deadline 0 is execution_time (conf_default_deadline()).
         "Env": ["RUNBOX_TIME_LIMIT_MS=%d" % duration_ms(limits["execution_time"]),
+                "RUNBOX_RUN_DEADLINE_MS=%d" % (duration_ms(limits["run_deadline"]) or
+                                               duration_ms(limits["execution_time"])),
                 "RUNBOX_OUTPUT_LIMIT=%d" % size_bytes(limits["output_size"])],
         "Labels": labels,
         "HostConfig": host,
@@ -155,18 +167,28 @@ _HOST_KEYS = ("Memory", "MemorySwap", "NanoCpus", "PidsLimit", "Ulimits", "CapDr
               "SecurityOpt", "ReadonlyRootfs", "Tmpfs", "NetworkMode", "Runtime", "LogConfig")
 
 
+def _uid_free(container):
+    """container's inspect output with its uid (in User and the work dir's
+    tmpfs options) blanked: every container has its slot's own."""
+    def blank(v):
+        return re.sub(r"\b(uid|gid)=\d+", r"\1=U", re.sub(r"^\d+:\d+$", "U:U", v))
+    config = dict(container["Config"], User=blank(container["Config"].get("User") or ""))
+    host = dict(container["HostConfig"])
+    host["Tmpfs"] = {k: blank(v) for k, v in (host.get("Tmpfs") or {}).items()}
+    return config, host
+
+
 def made_alike(a, b):
     """The differences between two inspected containers in what the create
-    body sets (labels aside); [] when they were made alike."""
+    body sets (labels and uid aside); [] when they were made alike."""
     diffs = []
+    (ac, ah), (bc, bh) = _uid_free(a), _uid_free(b)
     for key in _CONFIG_KEYS:
-        if a["Config"].get(key) != b["Config"].get(key):
-            diffs.append("Config.%s: %r != %r" % (key, a["Config"].get(key),
-                                                   b["Config"].get(key)))
+        if ac.get(key) != bc.get(key):
+            diffs.append("Config.%s: %r != %r" % (key, ac.get(key), bc.get(key)))
     for key in _HOST_KEYS:
-        if a["HostConfig"].get(key) != b["HostConfig"].get(key):
-            diffs.append("HostConfig.%s: %r != %r" % (key, a["HostConfig"].get(key),
-                                                       b["HostConfig"].get(key)))
+        if ah.get(key) != bh.get(key):
+            diffs.append("HostConfig.%s: %r != %r" % (key, ah.get(key), bh.get(key)))
     return diffs
 
 

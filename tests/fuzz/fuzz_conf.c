@@ -81,7 +81,9 @@ fuzz_accepted(const struct conf *c)
 	size_t i;
 
 	fuzz_assert(c->access_token != NULL && c->access_token[0] != '\0');
-	fuzz_assert(c->uid > 0);
+	/* Every live container has a uid of its own, never root's. */
+	fuzz_assert(c->uid_first > 0 &&
+	    c->uid_last - c->uid_first + 1 >= RUN_UIDS);
 	fuzz_assert(c->work_dir[0] == '/' && c->tmp_dir[0] == '/');
 	fuzz_assert(strcmp(c->work_dir, c->tmp_dir) != 0);
 	fuzz_assert(c->nimages >= 1);
@@ -90,6 +92,8 @@ fuzz_accepted(const struct conf *c)
 		fuzz_assert(c->images[i].key != NULL);
 		fuzz_assert(c->images[i].name != NULL);
 		fuzz_assert(c->images[i].name[0] != '\0');
+		fuzz_assert(c->images[i].runtime != NULL &&
+		    c->images[i].runtime[0] != '\0');
 		fuzz_check_limits(c, &c->images[i].limits);
 		fuzz_assert(c->images[i].limits.execution_time <=
 		    c->images[i].limits.run_deadline);

@@ -170,9 +170,11 @@ class Suite:
         self.tests.append(fn)
         return fn
 
-    def main(self):
+    def main(self, subset=None):
+        """Run the tests named on the command line, else those of subset
+        (names), else all."""
         passed = failed = 0
-        only = set(sys.argv[1:])
+        only = set(sys.argv[1:]) or set(subset or ())
         for fn in self.tests:
             if only and fn.__name__ not in only:
                 continue

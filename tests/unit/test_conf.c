@@ -147,7 +147,10 @@ test_good(void)
 	    "[docker] connect_timeout is read under its own name");
 	ok(c.limits.execution_time == 5000 && c.limits.cpus == 500000000,
 	    "limits are read");
-	ok(c.uid == 1000 && c.gid == 1000, "default user is 1000:1000");
+	ok(c.uid_first == 524288 && c.uid_last == 524288 + RUN_UIDS - 1,
+	    "default uids: %d from 524288", RUN_UIDS);
+	ok(c.limits.msgqueue == 800 * 1024 && c.limits.sigpending == 1024,
+	    "msgqueue and sigpending default to 800K and 1024");
 	ok(c.limits.pids == 128 && c.readonly_rootfs == 1 &&
 	    c.network_disabled == 1, "defaults fill what is absent");
 	ok(c.nimages == 2, "two images");
@@ -160,7 +163,12 @@ test_good(void)
 	    "image found without :latest");
 	ok(im && strcmp(im->language, "python") == 0,
 	    "an image's language defaults to its section name");
+	ok(im && strcmp(im->runtime, "runc") == 0,
+	    "an image's runtime defaults to [container]'s");
 	im = conf_find_image(&c, "runbox/tiny");
+	ok(im && strcmp(im->runtime, "runsc") == 0 &&
+	    im->limits.sigpending == 64, "an image sets its own runtime and "
+	    "sigpending");
 	ok(im && strcmp(im->language, "bash") == 0,
 	    "an image's language can be set");
 	ok(conf_find_image(&c, "runbox/tiny:latest") != NULL,
@@ -298,6 +306,12 @@ test_alias(void)
 	    "the old name logs a deprecation line");
 	fails_with(CONF("docker-both-timeouts.ini"), "[docker] write_timeout: "
 	    "set either connect_timeout or write_timeout, not both");
+	ok(loads_logging(CONF("container-user-retired.ini"), &c, logged,
+	    sizeof(logged)) == 0, "a retired key still loads");
+	conf_free(&c);
+	ok(strstr(logged, "[container] user is ignored: every run has a uid "
+	    "of its own, from uids") != NULL, "a retired key logs why it is "
+	    "ignored");
 }
 
 /*
@@ -415,8 +429,15 @@ main(void)
 	fails_with(CONF("image-log-too-small.ini"), "[container] log_max_size: "
 	    "must be at least six times the output_size of [image.tiny], plus "
 	    "64K");
-	fails_with(CONF("user-name.ini"), "[container] user: 'runbox'");
-	fails_with(CONF("user-root.ini"), "must not run as root");
+	fails_with(CONF("uids-name.ini"), "[container] uids: 'runbox': "
+	    "expected FIRST-LAST");
+	fails_with(CONF("uids-root.ini"), "must not run as root");
+	fails_with(CONF("uids-too-few.ini"), "[container] uids: "
+	    "'600000-600009' holds 10 uids, fewer than the 1280 containers");
+	fails_with(CONF("uids-host-user.ini"), "[container] uids: "
+	    "'65000-66279' holds an id of the host's user nobody (uid 65534)");
+	fails_with(CONF("image-bad-runtime.ini"), "[image.tiny] runtime: "
+	    "'run sc': letters, digits");
 	fails_with(CONF("bad-instance.ini"), "[server] instance: 'a\"b': "
 	    "letters, digits");
 	fails_with(CONF("endpoint-bad-port.ini"),
