@@ -120,7 +120,6 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&run, 0, sizeof(run));
-	run.attach_fd = -1;
 	run.pool_slot = -1;
 	ctx.conf = c;
 	ctx.docker = docker;
