@@ -65,6 +65,7 @@ struct queue {
 	size_t n;
 	long long handed;      /* ms: the last hand-over */
 	long long ready_since; /* ms: a connection waits in the backlog, or 0 */
+	int shut; /* master_stop() shut the listen socket to new connections */
 };
 
 /* Give fd to whoever reads the pair, with its arrival time; 0 or -1. */
@@ -412,9 +413,13 @@ queue_accept(struct queue *q)
 static int
 queue_wait(struct queue *q, int idle, int ready, const sigset_t *waitmask)
 {
-	struct pollfd pfd = { q->listen_fd, POLLIN, 0 };
+	struct pollfd pfd = { q->listen_fd, POLLIN | POLLRDHUP, 0 };
 	struct timespec tick = { 0, QUEUE_TICK_MS * 1000000L };
 
+	/* A shut socket polls readable for good: once what it had queued is
+	 * taken, wait ticks (for the stop signal) instead of spinning. */
+	if (q->shut)
+		return ppoll(NULL, 0, &tick, waitmask) == 0;
 	if (ready && idle > 0) {
 		if (ppoll(NULL, 0, &tick, waitmask) == -1)
 			return 0;
@@ -422,6 +427,7 @@ queue_wait(struct queue *q, int idle, int ready, const sigset_t *waitmask)
 	}
 	if (ppoll(&pfd, 1, q->n > 0 ? &tick : NULL, waitmask) <= 0)
 		return 0;
+	q->shut = (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
 	return (pfd.revents & POLLIN) != 0;
 }
 
