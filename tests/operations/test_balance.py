@@ -9,7 +9,12 @@ at once), only requests sent before the kill may fail: every one sent
 after it succeeds, and the count is printed; started again, it reaps what
 the killed one left and takes traffic again.
 
-Cost: ~60 s on a 2-core host."""
+A balancer in front of several runbox hosts (nginx/balancer.conf.in, over
+their HTTPS sites): a run answered 503 by a host whose runboxd cannot
+reach dockerd (before any container) is run by another host, and so is
+one whose host refuses the connection; each runs exactly once.
+
+Cost: ~2 min on a 2-core host."""
 import os
 import re
 import signal
@@ -70,6 +75,13 @@ class Load:
             t.join(90)
 
 
+def share_token(a, b):
+    """Give service b the token of a (both answer the same clients)."""
+    b.token = a.token
+    with open(os.path.join(b.work, "token"), "w") as f:
+        f.write(a.token + "\n")
+
+
 def runs_served(svc):
     return len(re.findall(r"uri=/run ", svc.log()))
 
@@ -96,8 +108,7 @@ def two_instances_behind_one_upstream_survive_a_stop_and_a_kill():
     a = Service(upstream=[b.sock])
     load = None
     try:
-        with open(os.path.join(b.work, "token"), "w") as f:
-            f.write(a.token + "\n")
+        share_token(a, b)
         start_instance(b)
         a.start()
         load = Load(a)
@@ -158,6 +169,82 @@ def two_instances_behind_one_upstream_survive_a_stop_and_a_kill():
     finally:
         if load:
             load.stop()
+        problems = a.stop() + b.stop()
+    expect(not problems, "; ".join(problems))
+
+
+class Balancer:
+    """A private nginx with nginx/balancer.conf.in over the HTTPS sites of
+    hosts (services), checking their certificate (the session's)."""
+
+    def __init__(self, hosts):
+        self.dir = os.path.join(hosts[0].work, "balancer")
+        self.port = service.free_port()
+        cert = os.environ["RUNBOX_CAFILE"]
+        key = os.path.join(os.path.dirname(cert), "key.pem")
+        backends = ",".join("https://127.0.0.1:%d" % h.port for h in hosts)
+        subprocess.run([os.path.join(service.TOP, "scripts", "render-nginx"), self.dir,
+                        str(self.port), cert, key, backends, "256k", "30", cert, "localhost"],
+                       check=True, capture_output=True)
+        subprocess.run(["nginx", "-p", self.dir, "-c", self.dir + "/nginx.conf",
+                        "-e", self.dir + "/logs/error.log"], check=True, capture_output=True)
+        self.url = "https://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        hosts_stop_daemon(os.path.join(self.dir, "nginx.pid"))
+
+
+def hosts_stop_daemon(pid_file):
+    """Stop the nginx of pid_file and wait until it is gone."""
+    if not os.path.exists(pid_file):
+        return
+    with open(pid_file) as f:
+        pid = int(f.read().strip())
+    os.kill(pid, signal.SIGTERM)
+    wait_for("nginx %d gone" % pid, lambda: not service.alive(pid), 10)
+
+
+def served(svc, error):
+    """How many runs the service's log shows ending in error ("-": none)."""
+    return len(re.findall(r"uri=/run .* error=%s " % re.escape(error), svc.log()))
+
+
+@suite.test
+def a_balancer_sends_a_run_to_another_host_on_a_refused_connection_or_a_503():
+    # Host b's runboxd has no dockerd behind it: it answers every run with
+    # 503 docker.unavailable, before any container, and the balancer sends
+    # the run to host a.  Then b's nginx is stopped: connections refused.
+    a = Service()
+    b = Service({"docker": {"endpoint": "unix:///nonexistent/docker.sock"}})
+    balancer = None
+    try:
+        share_token(a, b)
+        a.start()
+        b.start()
+        balancer = Balancer([a, b])
+        runs = 8
+        for i in range(runs):
+            r = b.request("POST", "/run", {"image": TINY, "payload": sh("echo %d" % i)},
+                          via=balancer.url)
+            expect(r.status == 200 and r.json["stdout"] == "%d\n" % i,
+                   "run %d answered by a host that could run it" % i, r)
+        refused_503 = served(b, "docker.unavailable")
+        print("  %d runs: all 200; host b answered %d of them 503 first, host a ran %d"
+              % (runs, refused_503, served(a, "-")))
+        expect(refused_503 >= 1, "the balancer tried host b (round robin)")
+        expect(served(a, "-") == runs, "host a ran every run once")
+
+        hosts_stop_daemon(b.nginx_pid_file)
+        for i in range(runs):
+            r = b.request("POST", "/run", {"image": TINY, "payload": sh("echo %d" % i)},
+                          via=balancer.url)
+            expect(r.status == 200 and r.json["stdout"] == "%d\n" % i,
+                   "run %d answered with host b's nginx down" % i, r)
+        print("  host b's nginx stopped: %d more runs, all 200" % runs)
+        expect(served(a, "-") == 2 * runs, "host a ran each of them once")
+    finally:
+        if balancer:
+            balancer.stop()
         problems = a.stop() + b.stop()
     expect(not problems, "; ".join(problems))
 
