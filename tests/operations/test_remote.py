@@ -149,8 +149,13 @@ def runs_on_a_remote_dockerd_over_tls():
 
         execution = svc.seconds("limits", "execution_time")
         start = time.monotonic()
-        slow = svc.run(TINY, sh("echo before; sleep 60"))
-        took = time.monotonic() - start
+        t, box = service.run_in_background(svc, "echo before; sleep 60")
+        running = service.wait_for("the run's container on the remote dockerd",
+                                   lambda: r.dockerd.containers(label=label), 10)
+        expect(not svc.containers(), "and none on the machine's dockerd: %s" % running)
+        t.join(60)
+        took = box["at"] - start
+        slow = box.get("reply")
         print("  the timed-out run answered after %.2f s (execution_time %g s)" % (took, execution))
         expect(slow.status == 200 and slow.json["stdout"] == "before\n" and
                "Timeout" in slow.json["error"], "a timeout keeps the output", slow)
