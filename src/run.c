@@ -657,9 +657,10 @@ done:
 void
 run_remove(struct docker *d, const struct conf *c, struct run *r)
 {
-	docker_detach(d);
+	/* No container, no attach connection (and, in the queue, no d). */
 	if (r->id[0] == '\0')
 		return;
+	docker_detach(d);
 	if (c->keep_container)
 		log_info("keeping container %.12s (keep_container)", r->id);
 	else
