@@ -113,6 +113,14 @@ static const struct conf_key conf_keys[] = {
 	    C(docker_read_timeout), RELOAD },
 	{ "docker", "connect_timeout", CONF_DURATION, 100, 600 * 1000, "10s",
 	    C(docker_connect_timeout), RELOAD },
+	{ "docker", "tls_ca", CONF_STRING, 1, PATH_MAX, NULL, C(docker_tls_ca),
+	    RELOAD },
+	{ "docker", "tls_cert", CONF_STRING, 1, PATH_MAX, NULL,
+	    C(docker_tls_cert), RELOAD },
+	{ "docker", "tls_key", CONF_STRING, 1, PATH_MAX, NULL,
+	    C(docker_tls_key), RELOAD },
+	{ "docker", "plain_tcp", CONF_BOOL, 0, 1, "false", C(docker_plain_tcp),
+	    RELOAD },
 
 	{ "container", "uids", CONF_STRING, 3, 64, "524288-525567", C(uids),
 	    RELOAD },
@@ -699,24 +707,30 @@ conf_set_defaults(struct conf *c)
 	return 0;
 }
 
-/*
- * The token file holds the token alone; a trailing newline is dropped.  A
- * relative path is taken from the directory of the INI file.
- */
+/* A file the INI names: a relative path is taken from the INI's directory. */
+static void
+conf_file_path(const struct conf *c, const char *file, char *path,
+    size_t pathlen)
+{
+	const char *slash = strrchr(c->path, '/');
+
+	if (file[0] != '/' && slash != NULL)
+		snprintf(path, pathlen, "%.*s/%s", (int)(slash - c->path),
+		    c->path, file);
+	else
+		snprintf(path, pathlen, "%s", file);
+}
+
+/* The token file holds the token alone; a trailing newline is dropped. */
 static int
 conf_read_token(struct conf *c, char *err, size_t errlen)
 {
 	char token[4097], path[PATH_MAX + 1];
-	const char *slash = strrchr(c->path, '/');
 	struct stat st;
 	size_t n;
 	FILE *f;
 
-	if (c->access_token_file[0] != '/' && slash != NULL)
-		snprintf(path, sizeof(path), "%.*s/%s",
-		    (int)(slash - c->path), c->path, c->access_token_file);
-	else
-		snprintf(path, sizeof(path), "%s", c->access_token_file);
+	conf_file_path(c, c->access_token_file, path, sizeof(path));
 	if ((f = fopen(path, "r")) == NULL)
 		return conf_fail(err, errlen, "%s: [server] access_token_file: "
 		    "%s: %s", c->path, path, strerror(errno));
@@ -735,6 +749,93 @@ conf_read_token(struct conf *c, char *err, size_t errlen)
 		    "%s holds no token", c->path, c->access_token_file);
 	if ((c->access_token = strdup(token)) == NULL)
 		return conf_fail(err, errlen, "%s: out of memory", c->path);
+	return 0;
+}
+
+#define CONF_PEM_MAX (1024 * 1024) /* bytes of one TLS file, at most */
+
+/*
+ * Read the PEM file of [docker] key into out, now: what the workers use
+ * is what was checked, and a key never needs to be readable by more than
+ * runboxd.  A private key readable by everyone is refused.
+ */
+static int
+conf_read_pem(struct conf *c, const char *key, const char *file,
+    int private, struct buf *out, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 1], chunk[8192];
+	struct stat st;
+	size_t n;
+	int rc = 0;
+	FILE *f;
+
+	conf_file_path(c, file, path, sizeof(path));
+	if ((f = fopen(path, "r")) == NULL)
+		return conf_fail(err, errlen, "%s: [docker] %s: %s: %s",
+		    c->path, key, path, strerror(errno));
+	if (private && fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+		fclose(f);
+		return conf_fail(err, errlen, "%s: [docker] %s: %s is readable "
+		    "by everyone (chmod o-rwx)", c->path, key, path);
+	}
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (out->len + n > CONF_PEM_MAX ||
+		    util_buf_append(out, chunk, n) == -1)
+			rc = -1;
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	if (rc == -1)
+		return conf_fail(err, errlen, "%s: [docker] %s: %s: unreadable "
+		    "or larger than %d bytes", c->path, key, path, CONF_PEM_MAX);
+	if (out->len == 0 || strstr(out->data, "-----BEGIN ") == NULL)
+		return conf_fail(err, errlen, "%s: [docker] %s: %s: not a PEM "
+		    "file", c->path, key, path);
+	return 0;
+}
+
+/*
+ * A tcp:// endpoint is dockerd's whole API, root on its host to whoever
+ * reaches it: mutual TLS (all three files), or plain TCP only when the
+ * INI says so, with a warning each time it is loaded.
+ */
+static int
+conf_check_tls(struct conf *c, char *err, size_t errlen)
+{
+	int n = (c->docker_tls_ca != NULL) + (c->docker_tls_cert != NULL) +
+	    (c->docker_tls_key != NULL);
+
+	if (strncmp(c->docker_endpoint, "unix://", 7) == 0) {
+		if (n > 0 || c->docker_plain_tcp)
+			return conf_fail(err, errlen, "%s: [docker] tls_ca, "
+			    "tls_cert, tls_key, plain_tcp: only for a tcp:// "
+			    "endpoint", c->path);
+		return 0;
+	}
+	if (n == 0 && !c->docker_plain_tcp)
+		return conf_fail(err, errlen, "%s: [docker] endpoint: '%s': "
+		    "set tls_ca, tls_cert and tls_key (mutual TLS), or "
+		    "plain_tcp = true to talk to it without TLS", c->path,
+		    c->docker_endpoint);
+	if (n == 0) {
+		log_warnx("%s: [docker] endpoint %s: plain TCP without TLS "
+		    "(plain_tcp = true): whoever reaches it controls that "
+		    "dockerd", c->path, c->docker_endpoint);
+		return 0;
+	}
+	if (c->docker_plain_tcp)
+		return conf_fail(err, errlen, "%s: [docker] plain_tcp: true, "
+		    "yet tls_* keys are set: choose one", c->path);
+	if (n != 3)
+		return conf_fail(err, errlen, "%s: [docker] tls_ca, tls_cert, "
+		    "tls_key: set all three", c->path);
+	if (conf_read_pem(c, "tls_ca", c->docker_tls_ca, 0,
+	    &c->docker_tls_ca_pem, err, errlen) == -1 ||
+	    conf_read_pem(c, "tls_cert", c->docker_tls_cert, 0,
+	    &c->docker_tls_cert_pem, err, errlen) == -1 ||
+	    conf_read_pem(c, "tls_key", c->docker_tls_key, 1,
+	    &c->docker_tls_key_pem, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
@@ -1000,6 +1101,8 @@ conf_check(struct conf *c, char *err, size_t errlen)
 		return conf_fail(err, errlen, "%s: [docker] endpoint: '%s': "
 		    "expected unix:///PATH or tcp://HOST:PORT (PORT 1 to "
 		    "65535)", c->path, c->docker_endpoint);
+	if (conf_check_tls(c, err, errlen) == -1)
+		return -1;
 	if (c->listen != NULL && c->listen[0] != '/' &&
 	    util_parse_hostport(c->listen, 0, host, sizeof(host), &port) == -1)
 		return conf_fail(err, errlen, "%s: [server] listen: '%s': "
@@ -1101,6 +1204,12 @@ conf_free(struct conf *c)
 		free(c->images[i].key);
 	}
 	free(c->images);
+	util_buf_free(&c->docker_tls_ca_pem);
+	util_buf_free(&c->docker_tls_cert_pem);
+	if (c->docker_tls_key_pem.data != NULL)
+		explicit_bzero(c->docker_tls_key_pem.data,
+		    c->docker_tls_key_pem.len);
+	util_buf_free(&c->docker_tls_key_pem);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }

@@ -1,28 +1,31 @@
 /*
- * The Docker Engine API over its unix socket (or TCP) with libcurl: one
- * easy handle per worker, so the connection to dockerd is kept alive from
- * one call to the next.  The stdin attach is the one step done by hand,
- * because the connection is hijacked after "101 UPGRADED".  Every wait on
- * Docker also watches the request's FastCGI connection (client_fd): a
- * client that leaves aborts the call as a stop does.  An error answer is
- * Docker's message, never fed to a stream's sink.
+ * The Docker Engine API with libcurl, over dockerd's unix socket or over
+ * TCP (with mutual TLS unless the INI allows plain TCP): one easy handle
+ * per worker, so the connection to dockerd is kept alive from one call to
+ * the next, and one more for the attach connection, which dockerd hijacks
+ * after "101 UPGRADED" and which libcurl then carries as a raw stream
+ * (CONNECT_ONLY, curl_easy_send and curl_easy_recv), TLS and timeouts
+ * included.  Every wait on Docker also watches the request's FastCGI
+ * connection (client_fd): a client that leaves aborts the call as a stop
+ * does.  An error answer is Docker's message, never fed to a stream's sink.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "runbox.h"
+
+_Static_assert(sizeof(((struct docker *)0)->curl_error) >= CURL_ERROR_SIZE,
+    "struct docker: curl_error must hold CURL_ERROR_SIZE bytes");
 
 /* Set by a worker's SIGTERM handler: calls in progress give up. */
 volatile sig_atomic_t docker_cancelled;
@@ -42,15 +45,17 @@ struct docker_buf_sink {
 
 /*
  * Split "unix:///path" or "tcp://host[:port]" into the handle (conf_load
- * has checked the endpoint).
+ * has checked the endpoint, and read the TLS files of a tcp:// one).
  */
 int
 docker_open(struct docker *d, const struct conf *c)
 {
 	const char *ep = c->docker_endpoint;
 	char url[512], host[256];
+	int port;
 
 	memset(d, 0, sizeof(*d));
+	d->attach_fd = -1;
 	d->client_fd = -1;
 	d->read_timeout = c->docker_read_timeout;
 	d->connect_timeout = c->docker_connect_timeout;
@@ -59,23 +64,30 @@ docker_open(struct docker *d, const struct conf *c)
 		snprintf(url, sizeof(url), "http://docker/v%s",
 		    c->docker_api_version);
 	} else {
-		ep += strlen("tcp://");
-		if (util_parse_hostport(ep, DOCKER_TCP_PORT, host, sizeof(host),
-		    &d->port) == -1) {
+		if (c->docker_tls_key != NULL) {
+			d->tls_ca = &c->docker_tls_ca_pem;
+			d->tls_cert = &c->docker_tls_cert_pem;
+			d->tls_key = &c->docker_tls_key_pem;
+		}
+		if (util_parse_hostport(ep + strlen("tcp://"), d->tls_key ?
+		    DOCKER_TLS_PORT : DOCKER_TCP_PORT, host, sizeof(host),
+		    &port) == -1) {
 			log_warnx("docker: endpoint %s: expected tcp://HOST:PORT",
-			    c->docker_endpoint);
+			    ep);
 			return -1;
 		}
-		d->host = strdup(host);
-		snprintf(url, sizeof(url), "http://%s/v%s", ep,
-		    c->docker_api_version);
+		snprintf(url, sizeof(url), "%s://%s%s%s:%d/v%s", d->tls_key ?
+		    "https" : "http", strchr(host, ':') ? "[" : "", host,
+		    strchr(host, ':') ? "]" : "", port, c->docker_api_version);
 	}
+	d->endpoint = strdup(ep);
 	d->base_url = strdup(url);
 	snprintf(url, sizeof(url), "/v%s", c->docker_api_version);
 	d->api_prefix = strdup(url);
 	d->curl = curl_easy_init();
-	if ((d->socket_path == NULL && d->host == NULL) ||
-	    d->base_url == NULL || d->api_prefix == NULL || d->curl == NULL) {
+	if ((d->socket_path == NULL && strncmp(ep, "unix://", 7) == 0) ||
+	    d->endpoint == NULL || d->base_url == NULL ||
+	    d->api_prefix == NULL || d->curl == NULL) {
 		log_warnx("docker: out of memory");
 		docker_close(d);
 		return -1;
@@ -86,13 +98,16 @@ docker_open(struct docker *d, const struct conf *c)
 void
 docker_close(struct docker *d)
 {
+	docker_detach(d);
 	if (d->curl)
 		curl_easy_cleanup(d->curl);
 	free(d->socket_path);
-	free(d->host);
+	free(d->endpoint);
 	free(d->base_url);
 	free(d->api_prefix);
 	memset(d, 0, sizeof(*d));
+	d->attach_fd = -1;
+	d->client_fd = -1;
 }
 
 /*
@@ -116,6 +131,13 @@ static int
 docker_aborted(struct docker *d)
 {
 	return docker_cancelled || docker_client_gone(d);
+}
+
+/* Why calls gave up, once docker_aborted() said they must. */
+static const char *
+docker_abort_reason(const struct docker *d)
+{
+	return d->client_gone ? "the client went away" : "cancelled";
 }
 
 static size_t
@@ -157,6 +179,105 @@ docker_buf_sink(void *arg, const char *data, size_t len)
 }
 
 /*
+ * The options every transfer to dockerd shares: where it is, how to
+ * authenticate it and ourselves, how long connecting and the whole
+ * transfer may take, and giving up when the worker is cancelled or the
+ * client went away.
+ */
+static void
+docker_setup(struct docker *d, CURL *curl, const char *url,
+    long long timeout_ms)
+{
+	struct curl_blob ca = { 0 }, cert = { 0 }, key = { 0 };
+
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	if (d->socket_path)
+		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
+		    d->socket_path);
+	if (d->tls_key) {
+		ca = (struct curl_blob){ d->tls_ca->data, d->tls_ca->len,
+		    CURL_BLOB_COPY };
+		cert = (struct curl_blob){ d->tls_cert->data,
+		    d->tls_cert->len, CURL_BLOB_COPY };
+		key = (struct curl_blob){ d->tls_key->data, d->tls_key->len,
+		    CURL_BLOB_COPY };
+		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+		curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+		curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)d->connect_timeout);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, docker_progress_cb);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, d);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+}
+
+/*
+ * Whether a failed transfer never got to talk to dockerd: no connection
+ * (refused, no route, not within connect_timeout), or a TLS handshake
+ * that failed on either side's certificate.  With TLS 1.3 a server that
+ * refuses our certificate says so in an alert after the handshake, on
+ * the first read: a TLS connection that broke before any answer counts.
+ */
+static int
+docker_unreachable(struct docker *d, CURL *curl, CURLcode rc)
+{
+	curl_off_t connected = 0;
+	long header_size = 0;
+
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+		return 1;
+	case CURLE_OPERATION_TIMEDOUT:
+		curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+		return connected == 0;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		curl_easy_getinfo(curl, CURLINFO_HEADER_SIZE, &header_size);
+		return d->tls_key != NULL && header_size == 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Record why a transfer (what: "GET /version", "attach") failed; one that
+ * never reached dockerd names the endpoint.
+ */
+static void
+docker_failed(struct docker *d, CURL *curl, const char *what, CURLcode rc)
+{
+	const char *why = rc == CURLE_ABORTED_BY_CALLBACK ?
+	    docker_abort_reason(d) : d->curl_error[0] ? d->curl_error :
+	    curl_easy_strerror(rc);
+
+	d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+	d->unreachable = docker_unreachable(d, curl, rc);
+	if (d->unreachable)
+		snprintf(d->error, sizeof(d->error), "%s: %s: %s", d->endpoint,
+		    what, why);
+	else
+		snprintf(d->error, sizeof(d->error), "%s: %s", what, why);
+}
+
+static void
+docker_reset_error(struct docker *d)
+{
+	d->error[0] = d->curl_error[0] = d->message[0] = '\0';
+	d->timed_out = d->truncated = d->unreachable = 0;
+}
+
+/*
  * A transport failure after which the connection cannot be trusted: the
  * next call opens a fresh one (dockerd restarted and closed the kept-alive
  * one, or answered with garbage).
@@ -175,16 +296,15 @@ docker_transfer(struct docker *d, const char *method, const char *path,
     long *status)
 {
 	struct curl_slist *headers = NULL;
-	char url[1024], errbuf[CURL_ERROR_SIZE] = "";
+	char url[1024], what[300];
 	CURLcode rc;
 	CURL *curl = d->curl;
 
-	d->error[0] = d->message[0] = '\0';
-	d->timed_out = d->truncated = d->unreachable = 0;
+	docker_reset_error(d);
 	*status = 0;
 	if (docker_aborted(d)) {
 		snprintf(d->error, sizeof(d->error), "%s %s: %s", method, path,
-		    d->client_gone ? "the client went away" : "cancelled");
+		    docker_abort_reason(d));
 		return -1;
 	}
 	if (timeout_ms < 1) {
@@ -195,21 +315,11 @@ docker_transfer(struct docker *d, const char *method, const char *path,
 	}
 	snprintf(url, sizeof(url), "%s%s", d->base_url, path);
 	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	if (d->socket_path)
-		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
-		    d->socket_path);
+	docker_setup(d, curl, url, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, d->fresh ? 1L : 0L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)d->connect_timeout);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, d->curl_error);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, docker_progress_cb);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, d);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "POST") == 0) {
 		headers = curl_slist_append(headers,
@@ -218,17 +328,11 @@ docker_transfer(struct docker *d, const char *method, const char *path,
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
 	}
 	rc = curl_easy_perform(curl);
-	/* errbuf lives on this stack frame only. */
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
 	d->fresh = docker_broken(rc);
 	if (rc != CURLE_OK) {
-		d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
-		d->unreachable = rc == CURLE_COULDNT_CONNECT;
-		snprintf(d->error, sizeof(d->error), "%s %s: %s", method, path,
-		    rc == CURLE_ABORTED_BY_CALLBACK ? (d->client_gone ?
-		    "the client went away" : "cancelled") :
-		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		snprintf(what, sizeof(what), "%s %s", method, path);
+		docker_failed(d, curl, what, rc);
 		return -1;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
@@ -241,7 +345,7 @@ docker_transfer(struct docker *d, const char *method, const char *path,
  * One API call whose response body goes to sink.  Returns 0 when an HTTP
  * answer came (its code in *status; the message of an error answer in
  * d->message, never in the sink), -1 on a transport failure with
- * d->error, d->timed_out and d->truncated telling why.
+ * d->error, d->timed_out, d->truncated and d->unreachable telling why.
  */
 int
 docker_stream(struct docker *d, const char *method, const char *path,
@@ -325,53 +429,15 @@ docker_message(const struct buf *response, char *out, size_t outlen)
 	return out;
 }
 
-static int
-docker_connect(struct docker *d)
-{
-	struct sockaddr_un sun;
-	struct addrinfo hints, *res, *ai;
-	char port[16];
-	int fd = -1;
-
-	if (d->socket_path) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
-		    d->socket_path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd != -1 &&
-		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-			close(fd);
-			fd = -1;
-		}
-		return fd;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", d->port);
-	if (getaddrinfo(d->host, port, &hints, &res) != 0)
-		return -1;
-	for (ai = res; ai && fd == -1; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd != -1 && connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 /*
- * Wait until fd is ready for events or the deadline passes; 0 also when
- * the calls must give up (docker_aborted), the client's connection being
- * watched beside fd.
+ * Wait until the attach connection is ready for events or the deadline
+ * passes; 0 also when the calls must give up (docker_aborted), the
+ * client's connection being watched beside it.
  */
 static int
-docker_poll(struct docker *d, int fd, short events, long long deadline)
+docker_poll(struct docker *d, short events, long long deadline)
 {
-	struct pollfd pfd[2] = { { fd, events, 0 },
+	struct pollfd pfd[2] = { { d->attach_fd, events, 0 },
 	    { d->client_fd, POLLRDHUP, 0 } };
 	long long left;
 	int rc;
@@ -389,48 +455,117 @@ docker_poll(struct docker *d, int fd, short events, long long deadline)
 }
 
 /*
+ * Send all of data on the attach connection before the deadline.  Never
+ * blocks: libcurl says CURLE_AGAIN when the socket has no room.
+ */
+static int
+docker_send(struct docker *d, const char *what, const char *data, size_t len,
+    long long deadline)
+{
+	CURLcode rc;
+	size_t n;
+
+	while (len > 0) {
+		rc = curl_easy_send(d->attach, data, len, &n);
+		if (rc == CURLE_AGAIN) {
+			if (docker_poll(d, POLLOUT, deadline) > 0)
+				continue;
+			d->timed_out = !docker_aborted(d);
+			snprintf(d->error, sizeof(d->error), "%s: %s", what,
+			    d->timed_out ? "write timed out" :
+			    docker_abort_reason(d));
+			return -1;
+		}
+		if (rc != CURLE_OK) {
+			docker_failed(d, d->attach, what, rc);
+			return -1;
+		}
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Read what the attached container sends, waiting until the deadline:
+ * returns the number of bytes, 0 at the end of the stream, or -1 with
+ * d->error (and d->timed_out when the deadline passed).  libcurl first:
+ * TLS may hold decrypted bytes that poll() cannot see.
+ */
+ssize_t
+docker_read(struct docker *d, char *buf, size_t len, long long deadline)
+{
+	CURLcode rc;
+	size_t n;
+
+	docker_reset_error(d);
+	for (;;) {
+		rc = curl_easy_recv(d->attach, buf, len, &n);
+		if (rc == CURLE_OK)
+			return (ssize_t)n;
+		if (rc != CURLE_AGAIN) {
+			docker_failed(d, d->attach, "attach: read", rc);
+			return -1;
+		}
+		if (docker_poll(d, POLLIN, deadline) <= 0) {
+			d->timed_out = !docker_aborted(d);
+			snprintf(d->error, sizeof(d->error), "attach: %s",
+			    d->timed_out ? "no answer in time" :
+			    docker_abort_reason(d));
+			return -1;
+		}
+	}
+}
+
+/*
  * Attach to the container's stdin, stdout and stderr: after "101
  * UPGRADED" the connection is a raw pipe into the container and carries
  * its output back in Docker's multiplexed frames.  The headers are read
- * byte by byte so that nothing past them is consumed.
+ * byte by byte so that nothing past them is consumed.  Any attach
+ * connection still open is closed first.
  */
 int
-docker_attach(struct docker *d, const char *id, int *fdp)
+docker_attach(struct docker *d, const char *id)
 {
 	char req[512], resp[1024];
 	long long deadline = util_now_ms() + d->read_timeout;
+	curl_socket_t fd;
 	size_t len = 0;
-	ssize_t n;
-	int fd, code = 0;
+	CURLcode rc;
+	int n, code = 0;
 
-	d->error[0] = '\0';
-	d->timed_out = d->truncated = d->unreachable = 0;
-	if ((fd = docker_connect(d)) == -1) {
-		d->unreachable = 1;
-		snprintf(d->error, sizeof(d->error), "attach: connect: %s",
-		    strerror(errno));
+	docker_detach(d);
+	docker_reset_error(d);
+	if ((d->attach = curl_easy_init()) == NULL) {
+		snprintf(d->error, sizeof(d->error), "attach: out of memory");
 		return -1;
 	}
+	docker_setup(d, d->attach, d->base_url, d->read_timeout);
+	curl_easy_setopt(d->attach, CURLOPT_ERRORBUFFER, d->curl_error);
+	curl_easy_setopt(d->attach, CURLOPT_CONNECT_ONLY, 1L);
+	if (docker_aborted(d)) {
+		snprintf(d->error, sizeof(d->error), "attach: %s",
+		    docker_abort_reason(d));
+		goto fail;
+	}
+	if ((rc = curl_easy_perform(d->attach)) != CURLE_OK) {
+		docker_failed(d, d->attach, "attach: connect", rc);
+		goto fail;
+	}
+	curl_easy_getinfo(d->attach, CURLINFO_ACTIVESOCKET, &fd);
+	d->attach_fd = fd;
 	n = snprintf(req, sizeof(req), "POST %s/containers/%s/attach?stream=1"
 	    "&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\n"
 	    "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n",
 	    d->api_prefix, id);
-	if (docker_poll(d, fd, POLLOUT, deadline) <= 0 ||
-	    write(fd, req, (size_t)n) != n) {
-		snprintf(d->error, sizeof(d->error), "attach: send: %s",
-		    strerror(errno));
+	if (docker_send(d, "attach: send", req, (size_t)n, deadline) == -1)
 		goto fail;
-	}
 	while (len < sizeof(resp) - 1 && (len < 4 ||
 	    memcmp(resp + len - 4, "\r\n\r\n", 4) != 0)) {
-		if (docker_poll(d, fd, POLLIN, deadline) <= 0) {
-			d->timed_out = !docker_aborted(d);
-			snprintf(d->error, sizeof(d->error), "attach: no answer");
-			goto fail;
-		}
-		if ((n = read(fd, resp + len, 1)) <= 0) {
-			snprintf(d->error, sizeof(d->error), "attach: %s",
-			    n == 0 ? "connection closed" : strerror(errno));
+		if ((n = (int)docker_read(d, resp + len, 1, deadline)) <= 0) {
+			if (n == 0)
+				snprintf(d->error, sizeof(d->error),
+				    "attach: connection closed");
 			goto fail;
 		}
 		len++;
@@ -442,77 +577,40 @@ docker_attach(struct docker *d, const char *id, int *fdp)
 		    (int)strcspn(resp, "\r\n"), resp);
 		goto fail;
 	}
-	*fdp = fd;
 	return 0;
 fail:
-	close(fd);
+	docker_detach(d);
 	return -1;
 }
 
-/* Write the whole payload to the attached stdin, then signal EOF. */
+/* Close the attach connection, if one is open. */
+void
+docker_detach(struct docker *d)
+{
+	if (d->attach)
+		curl_easy_cleanup(d->attach);
+	d->attach = NULL;
+	d->attach_fd = -1;
+}
+
+/*
+ * Write the whole payload to the attached stdin, then signal EOF: a TCP
+ * half-close, under TLS too (as Docker's own client does: dockerd reads
+ * it as the end of stdin).
+ */
 int
-docker_send_stdin(struct docker *d, int fd, const char *data, size_t len,
+docker_send_stdin(struct docker *d, const char *data, size_t len,
     long long deadline)
 {
-	ssize_t n;
-
-	while (len > 0) {
-		if (docker_poll(d, fd, POLLOUT, deadline) <= 0) {
-			d->timed_out = !docker_aborted(d);
-			snprintf(d->error, sizeof(d->error),
-			    "stdin: write timed out");
-			return -1;
-		}
-		/* Never block: poll() promised room, not room for it all. */
-		n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0) {
-			snprintf(d->error, sizeof(d->error), "stdin: %s",
-			    strerror(errno));
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	if (shutdown(fd, SHUT_WR) == -1) {
+	docker_reset_error(d);
+	if (docker_send(d, "stdin", data, len, deadline) == -1)
+		return -1;
+	if (shutdown(d->attach_fd, SHUT_WR) == -1) {
 		snprintf(d->error, sizeof(d->error), "stdin: shutdown: %s",
 		    strerror(errno));
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * Read what the attached container sends, waiting until the deadline:
- * returns the number of bytes, 0 at the end of the stream, or -1 with
- * d->error (and d->timed_out when the deadline passed).
- */
-ssize_t
-docker_read(struct docker *d, int fd, char *buf, size_t len,
-    long long deadline)
-{
-	ssize_t n;
-
-	d->error[0] = '\0';
-	d->timed_out = 0;
-	for (;;) {
-		if (docker_poll(d, fd, POLLIN, deadline) <= 0) {
-			d->timed_out = !docker_aborted(d);
-			snprintf(d->error, sizeof(d->error), "attach: %s",
-			    d->client_gone ? "the client went away" :
-			    docker_cancelled ? "cancelled" : "no answer in time");
-			return -1;
-		}
-		n = read(fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno != EINTR && errno != EAGAIN) {
-			snprintf(d->error, sizeof(d->error), "attach: read: %s",
-			    strerror(errno));
-			return -1;
-		}
-	}
 }
 
 /*

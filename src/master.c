@@ -547,6 +547,13 @@ master_stop(struct master *m)
 	m->stopping = 1;
 	scoreboard_set_stopping();
 	log_info("stopping %d workers", master_count(0));
+	/* runboxd's own socket refuses new connections from now on, so that
+	 * a balancer sends them to another instance at once; those already
+	 * queued on a unix socket are still served (worker_accept), while
+	 * Linux resets those of a TCP one.  An inherited socket stays as it
+	 * is: it queues connections for the next start. */
+	if (m->conf->listen != NULL && shutdown(m->listen_fd, SHUT_RD) == -1)
+		log_warn("master: shutdown of the listen socket");
 	master_signal_workers(m, SIGQUIT, 0);
 	master_signal_keepers(m, SIGTERM);
 	if (master_wait_workers(m, util_now_ms() +

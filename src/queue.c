@@ -65,6 +65,7 @@ struct queue {
 	size_t n;
 	long long handed;      /* ms: the last hand-over */
 	long long ready_since; /* ms: a connection waits in the backlog, or 0 */
+	int shut; /* master_stop() shut the listen socket to new connections */
 };
 
 /* Give fd to whoever reads the pair, with its arrival time; 0 or -1. */
@@ -412,16 +413,20 @@ queue_accept(struct queue *q)
 static int
 queue_wait(struct queue *q, int idle, int ready, const sigset_t *waitmask)
 {
-	struct pollfd pfd = { q->listen_fd, POLLIN, 0 };
+	struct pollfd pfd = { q->listen_fd, POLLIN | POLLRDHUP, 0 };
 	struct timespec tick = { 0, QUEUE_TICK_MS * 1000000L };
 
+	/* A shut socket polls readable for good: once what it had queued is
+	 * taken, wait ticks (for the stop signal) instead of spinning. */
+	if (q->shut)
+		return ppoll(NULL, 0, &tick, waitmask) == 0;
 	if (ready && idle > 0) {
-		if (ppoll(NULL, 0, &tick, waitmask) == -1)
+		if (ppoll(NULL, 0, &tick, waitmask) == -1 ||
+		    poll(&pfd, 1, 0) <= 0)
 			return 0;
-		return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
-	}
-	if (ppoll(&pfd, 1, q->n > 0 ? &tick : NULL, waitmask) <= 0)
+	} else if (ppoll(&pfd, 1, q->n > 0 ? &tick : NULL, waitmask) <= 0)
 		return 0;
+	q->shut = (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
 	return (pfd.revents & POLLIN) != 0;
 }
 
@@ -432,7 +437,7 @@ queue_main(const struct conf *c, int listen_fd, const int pair[2])
 	struct queue *q;
 	sigset_t mask, none;
 	long long now;
-	int idle, stopping, ready = 0;
+	int idle, stopping, drain, ready = 0;
 
 	prctl(PR_SET_NAME, "runboxd-queue");
 	child_signals();
@@ -457,7 +462,12 @@ queue_main(const struct conf *c, int listen_fd, const int pair[2])
 		now = util_now_ms();
 		idle = scoreboard_idle_count();
 		stopping = scoreboard_stopping();
-		if (idle == 0 || stopping)
+		/* A stop that shut runboxd's own socket (master_stop) takes no
+		 * new run: what is held here goes to the workers as they finish
+		 * theirs.  On an inherited socket, new runs keep coming: they
+		 * are answered 503 instead. */
+		drain = stopping && q->shut;
+		if (!drain && (idle == 0 || stopping))
 			queue_reclaim(q);
 		if (!ready)
 			q->ready_since = 0;
@@ -467,9 +477,9 @@ queue_main(const struct conf *c, int listen_fd, const int pair[2])
 		    now - q->ready_since >= QUEUE_GRACE_MS))
 			queue_accept(q);
 		queue_sort_out(q, now);
-		if (stopping)
+		if (stopping && !drain)
 			queue_refuse(q, now + 1, ERROR_SERVER_STOPPING);
-		else if (idle > 0)
+		else if (idle > 0 || drain)
 			queue_hand_over(q, now);
 		queue_refuse(q, now - c->queue_timeout + 1, ERROR_SERVER_BUSY);
 		scoreboard_set_queued((long long)q->n);
@@ -483,6 +493,8 @@ queue_main(const struct conf *c, int listen_fd, const int pair[2])
 		close(q->items[0].fd);
 		queue_remove(q, 0);
 	}
+	if (docker_cancelled)
+		queue_reclaim(q); /* handed over, but no worker is left */
 	queue_refuse(q, util_now_ms() + 1, ERROR_SERVER_STOPPING);
 	scoreboard_set_queued(0);
 	FCGX_Free(&q->req, 1);

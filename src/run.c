@@ -358,7 +358,7 @@ run_claim(struct docker *d, const struct conf *c, const struct image *im,
 	if (slot == -1)
 		return -1;
 	r->pool_slot = slot;
-	if (docker_attach(d, r->id, &r->attach_fd) == 0)
+	if (docker_attach(d, r->id) == 0)
 		return 0;
 	log_warnx("request %s: warm container %.12s: %s; running it cold",
 	    r->request_id, r->id, d->error);
@@ -380,7 +380,6 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 	int rc = -1;
 
 	r->id[0] = '\0';
-	r->attach_fd = -1;
 	r->pool_slot = -1;
 	if (im->warm > 0 && run_claim(d, c, im, r) == 0)
 		return 0;
@@ -390,7 +389,7 @@ run_start(struct docker *d, const struct conf *c, const struct image *im,
 	}
 	if (run_create(d, body, r->id, e) == -1)
 		goto done;
-	if (docker_attach(d, r->id, &r->attach_fd) == -1) {
+	if (docker_attach(d, r->id) == -1) {
 		run_docker_error(d, 0, NULL, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
@@ -599,8 +598,7 @@ run_read_answer(struct docker *d, const struct image *im, struct run *r,
 	ssize_t n;
 
 	for (;;) {
-		n = docker_read(d, r->attach_fd, chunk, sizeof(chunk),
-		    r->deadline);
+		n = docker_read(d, chunk, sizeof(chunk), r->deadline);
 		if (n == -1 && d->timed_out) {
 			run_timed_out(d, time_ms, e);
 			return -1;
@@ -693,8 +691,7 @@ run_finish(struct docker *d, const struct image *im, struct run *r,
 
 	stream_init(&o.demux);
 	r->deadline = util_now_ms() + time_ms + run_reserve(time_ms);
-	if (docker_send_stdin(d, r->attach_fd, payload, len, r->deadline) ==
-	    -1) {
+	if (docker_send_stdin(d, payload, len, r->deadline) == -1) {
 		run_docker_error(d, 0, NULL, ERROR_DOCKER_ATTACH, e);
 		goto done;
 	}
@@ -712,12 +709,10 @@ done:
 void
 run_remove(struct docker *d, const struct conf *c, struct run *r)
 {
-	if (r->attach_fd != -1) {
-		close(r->attach_fd);
-		r->attach_fd = -1;
-	}
+	/* No container, no attach connection (and, in the queue, no d). */
 	if (r->id[0] == '\0')
 		return;
+	docker_detach(d);
 	if (c->keep_container)
 		log_info("keeping container %.12s (keep_container)", r->id);
 	else

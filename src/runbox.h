@@ -107,6 +107,13 @@ struct conf {
 	char *docker_api_version;
 	long long docker_read_timeout;    /* ms */
 	long long docker_connect_timeout; /* ms */
+	char *docker_tls_ca;   /* paths, for a tcp:// endpoint */
+	char *docker_tls_cert;
+	char *docker_tls_key;
+	struct buf docker_tls_ca_pem; /* their contents, read at load */
+	struct buf docker_tls_cert_pem;
+	struct buf docker_tls_key_pem;
+	int docker_plain_tcp; /* a tcp:// endpoint without TLS is allowed */
 	/* [container] */
 	char *uids; /* "FIRST-LAST": each live container has one of its own */
 	long long uid_first;
@@ -304,20 +311,26 @@ int request_check_content_type(const char *content_type,
 void request_free(struct run_request *r);
 
 /* docker.c */
-#define DOCKER_TCP_PORT 2375 /* when a tcp:// endpoint names no port */
+#define DOCKER_TCP_PORT 2375 /* when a plain tcp:// endpoint names no port */
+#define DOCKER_TLS_PORT 2376 /* when a tcp:// endpoint with TLS names none */
 struct docker {
 	void *curl;
+	void *attach;      /* the attach connection's handle, or NULL */
+	int attach_fd;     /* its socket, for poll(); -1 when none */
+	char *endpoint;    /* as the INI names it, for messages */
 	char *socket_path; /* unix endpoint, or NULL for tcp */
-	char *host;        /* tcp endpoint host */
-	int port;
+	const struct buf *tls_ca; /* PEM of a tcp endpoint with TLS, or NULL */
+	const struct buf *tls_cert;
+	const struct buf *tls_key;
 	char *base_url;
 	char *api_prefix;
 	long long read_timeout;
 	long long connect_timeout;
-	char error[256];
+	char error[512];
+	char curl_error[256]; /* libcurl's CURLOPT_ERRORBUFFER */
 	int timed_out;   /* the call ran out of time */
 	int truncated;   /* the sink refused more of the answer */
-	int unreachable; /* dockerd's socket could not be connected */
+	int unreachable; /* dockerd could not be reached (nor its TLS agreed) */
 	int fresh;       /* the last call broke its connection: open anew */
 	char message[256]; /* Docker's message of docker_stream's error answer */
 	int client_fd;   /* the request's FastCGI connection, or -1 */
@@ -333,10 +346,11 @@ int docker_call(struct docker *d, const char *method, const char *path,
 int docker_stream(struct docker *d, const char *method, const char *path,
     const char *body, long long timeout_ms, docker_sink_fn fn, void *arg,
     long *status);
-int docker_attach(struct docker *d, const char *id, int *fdp);
-int docker_send_stdin(struct docker *d, int fd, const char *data,
-    size_t len, long long deadline);
-ssize_t docker_read(struct docker *d, int fd, char *buf, size_t len,
+int docker_attach(struct docker *d, const char *id);
+void docker_detach(struct docker *d);
+int docker_send_stdin(struct docker *d, const char *data, size_t len,
+    long long deadline);
+ssize_t docker_read(struct docker *d, char *buf, size_t len,
     long long deadline);
 json_object *docker_json(const struct buf *response, json_type type);
 const char *docker_message(const struct buf *response, char *out,
@@ -354,7 +368,6 @@ json_object *images_list(const struct conf *c, struct docker *d);
 struct run {
 	char id[RUN_ID_SIZE];
 	char request_id[40];
-	int attach_fd; /* the attach connection: stdin in, output back */
 	int pool_slot; /* the warm slot claimed, or -1 */
 	long long uid; /* of a cold run's container: run_uid() */
 	long long deadline;

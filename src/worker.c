@@ -46,10 +46,10 @@ worker_accept(const struct conf *c, int listen_fd, int queue_fd,
     const sigset_t *waitmask)
 {
 	struct pollfd pfd[2] = { { queue_fd, POLLIN, 0 },
-	    { listen_fd, POLLIN, 0 } };
+	    { listen_fd, POLLIN | POLLRDHUP, 0 } };
 	long long arrived;
 	sigset_t term, old;
-	int fd, rc;
+	int fd, rc, shut = 0;
 
 	/* SIGTERM too waits for ppoll(), or one that comes between the test
 	 * of child_stopping and the wait would be lost. */
@@ -59,8 +59,14 @@ worker_accept(const struct conf *c, int listen_fd, int queue_fd,
 		sigprocmask(SIG_BLOCK, &term, &old);
 		rc = child_stopping ? 0 : ppoll(pfd, 2, NULL, waitmask);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (child_stopping)
+		/* Stopping: serve what the socket queued before master_stop()
+		 * shut it, if it could (runboxd's own socket), then leave.  A
+		 * shut socket is always readable, so ppoll() may return before
+		 * the stop signal is delivered: the hang-up says it too. */
+		if (child_stopping && c->listen == NULL)
 			return -1;
+		if (rc > 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP)))
+			shut = 1;
 		if (rc == -1) {
 			if (errno != EINTR) {
 				log_warn("worker: poll");
@@ -73,6 +79,8 @@ worker_accept(const struct conf *c, int listen_fd, int queue_fd,
 			queue_timeouts(fd, c->io_timeout);
 			return fd;
 		}
+		if (child_stopping || shut)
+			return -1;
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != ECONNABORTED && errno != EINTR) {
 			log_warn("worker: accept");
@@ -120,7 +128,6 @@ worker_serve(const struct conf *c, struct docker *docker, FCGX_Request *req,
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&run, 0, sizeof(run));
-	run.attach_fd = -1;
 	run.pool_slot = -1;
 	run.uid = run_uid(c, 0, scoreboard_index(slot));
 	ctx.conf = c;

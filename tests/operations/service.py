@@ -191,10 +191,12 @@ class Service:
 
     inherit: None ([server] listen as configured), "fd0" (a listening unix
     socket made here is runboxd's stdin, listen unset) or "systemd" (the
-    socket on fd 3 with LISTEN_FDS=1 and LISTEN_PID = runboxd's pid)."""
+    socket on fd 3 with LISTEN_FDS=1 and LISTEN_PID = runboxd's pid).
+    upstream: the sockets of other services that nginx balances over with
+    this one's (nginx/instances.conf.in)."""
 
     def __init__(self, overrides=None, nginx=True, apache=False, inherit=None,
-                 listen_pid="self", read_timeout=30):
+                 listen_pid="self", read_timeout=30, upstream=()):
         _counter[0] += 1
         self.instance = "ops-%d-%d" % (os.getpid(), _counter[0])
         self.work = tempfile.mkdtemp(prefix="runbox-ops.")
@@ -209,6 +211,7 @@ class Service:
         self.listen_pid = listen_pid
         self.use_nginx, self.use_apache = nginx, apache
         self.read_timeout = read_timeout
+        self.upstream = list(upstream)
         self.proc = None
         self.listener = None
         self.wrap = []  # argv before runboxd's, for a starter that execs it
@@ -319,7 +322,8 @@ class Service:
         max_body = self.value("server", "max_body_size").lower()
         subprocess.run([os.path.join(TOP, "scripts", "render-nginx"), conf, str(self.port),
                         os.path.join(_SESSION, "cert.pem"), os.path.join(_SESSION, "key.pem"),
-                        "unix:" + self.sock, max_body, str(self.read_timeout)],
+                        ",".join("unix:" + s for s in [self.sock] + self.upstream),
+                        max_body, str(self.read_timeout)],
                        check=True, capture_output=True)
         out = subprocess.run(["nginx", "-p", conf, "-c", conf + "/nginx.conf",
                               "-e", conf + "/logs/error.log"], capture_output=True, text=True)

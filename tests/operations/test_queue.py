@@ -193,7 +193,9 @@ def health_follows_dockerd():
 
 @suite.test
 def health_is_503_while_draining_for_a_stop():
-    with Service({"server": {"shutdown_timeout": "10s"}}) as svc:
+    # On an inherited socket, which stays open through a stop: runboxd's
+    # own socket refuses connections from the stop on (master_stop).
+    with Service({"server": {"shutdown_timeout": "10s"}}, inherit="fd0") as svc:
         wait_for("healthy", lambda: svc.request("GET", "/health", token=None).status == 200, 5)
         t, box = run_in_background(svc, "sleep 3; echo done")
         svc.wait_running_container()

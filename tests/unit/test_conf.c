@@ -314,6 +314,34 @@ test_alias(void)
 	    "ignored");
 }
 
+/* A tcp:// endpoint: mutual TLS, or plain TCP only when the INI says so. */
+static void
+test_tls(void)
+{
+	struct conf c;
+	char logged[2048];
+
+	fails_with(CONF("docker-plain-tcp.ini"), "[docker] endpoint: "
+	    "'tcp://127.0.0.1:2375': set tls_ca, tls_cert and tls_key (mutual "
+	    "TLS), or plain_tcp = true");
+	ok(loads_logging(CONF("docker-plain-tcp-allowed.ini"), &c, logged,
+	    sizeof(logged)) == 0 && c.docker_plain_tcp == 1,
+	    "plain_tcp = true allows a tcp:// endpoint without TLS");
+	conf_free(&c);
+	ok(strstr(logged, "[docker] endpoint tcp://127.0.0.1:2375: plain TCP "
+	    "without TLS") != NULL, "and logs a warning naming it");
+	fails_with(CONF("docker-tls-unix.ini"), "[docker] tls_ca, tls_cert, "
+	    "tls_key, plain_tcp: only for a tcp:// endpoint");
+	fails_with(CONF("docker-tls-partial.ini"), "[docker] tls_ca, tls_cert, "
+	    "tls_key: set all three");
+	fails_with(CONF("docker-tls-and-plain.ini"), "[docker] plain_tcp: true, "
+	    "yet tls_* keys are set");
+	fails_with(CONF("docker-tls-missing.ini"), "[docker] tls_ca: "
+	    TEST_DATA "/conf/no-such-ca.pem: No such file");
+	fails_with(CONF("docker-tls-not-pem.ini"), "[docker] tls_ca: "
+	    TEST_DATA "/conf/token.txt: not a PEM file");
+}
+
 /*
  * Load running and next, then conf_keep_restart_only(next, running) with
  * what it logs caught in logged.
@@ -397,6 +425,7 @@ main(void)
 	test_good();
 	test_aliases();
 	test_alias();
+	test_tls();
 	test_keep_restart_only();
 	fails_with(CONF("missing.ini"), "No such file");
 	fails_with(CONF("unknown-key.ini"), "[server] worker: unknown key");
