@@ -218,7 +218,8 @@ docker_setup(struct docker *d, CURL *curl, const char *url,
 
 /*
  * Whether a failed transfer never got to talk to dockerd: no connection
- * (refused, no route, not within connect_timeout), or a TLS handshake
+ * (refused, no route, not within connect_timeout, so no request sent),
+ * or a TLS handshake
  * that failed on either side's certificate.  With TLS 1.3 a server that
  * refuses our certificate says so in an alert after the handshake, on
  * the first read: a TLS connection that broke before any answer counts.
@@ -226,7 +227,7 @@ docker_setup(struct docker *d, CURL *curl, const char *url,
 static int
 docker_unreachable(struct docker *d, CURL *curl, CURLcode rc)
 {
-	curl_off_t connected = 0;
+	curl_off_t sent = 0;
 	long header_size = 0;
 
 	switch (rc) {
@@ -238,8 +239,11 @@ docker_unreachable(struct docker *d, CURL *curl, CURLcode rc)
 	case CURLE_SSL_CACERT_BADFILE:
 		return 1;
 	case CURLE_OPERATION_TIMEDOUT:
-		curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
-		return connected == 0;
+		/* Not when the request went out (on a kept-alive connection
+		 * too, whose connect time is 0): a dockerd that took it and
+		 * never answered is hung, a docker.timeout. */
+		curl_easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &sent);
+		return sent == 0;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
